@@ -1,0 +1,302 @@
+"""Load `policies/` into `Policies`, reporting every problem as `file: path: reason`.
+
+Each file is validated on its own by the pydantic models; then the checks that span
+files run: every scenario field exists in the catalogue and is used (minimum necessary),
+every partner exists, datasets join on the scenario's entity, the review chain's groups
+have reviewers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from shuyu.errors import Problem, ProblemsError
+from shuyu.policy.masked_types import masked_type
+from shuyu.policy.models import (
+    Dataset,
+    FieldType,
+    MaskingPolicy,
+    PartnersFile,
+    Policies,
+    ReviewChainPolicy,
+    Role,
+    Scenario,
+    SelfCheckThresholds,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_POLICIES_ENV = "SHUYU_POLICIES"
+
+
+def default_policies_dir() -> Path:
+    """`$SHUYU_POLICIES`, else `policies/` of the source tree, else the installed copy."""
+    env = os.environ.get(DEFAULT_POLICIES_ENV)
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "policies", Path("/etc/shuyu/policies")):
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2] / "policies"
+
+
+def load_policies(directory: Path | None = None) -> Policies:
+    """Load and cross-check; raises `ProblemsError` listing every problem found."""
+    root = Path(directory) if directory is not None else default_policies_dir()
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise ProblemsError([Problem(str(root), "-", "policy directory not found; pass "
+                                     "--policies DIR or set SHUYU_POLICIES")])
+
+    catalogue = _load_many(root / "catalogue", Dataset, problems)
+    scenarios = _load_many(root / "scenarios", Scenario, problems)
+    partners_file = _load_one(root / "partners.yaml", PartnersFile, problems)
+    masking = _load_one(root / "masking.yaml", MaskingPolicy, problems)
+    selfcheck = _load_one(root / "selfcheck.yaml", SelfCheckThresholds, problems)
+    chain = _load_one(root / "review_chain.yaml", ReviewChainPolicy, problems)
+
+    if partners_file is not None:
+        problems += _check_accounts(root / "partners.yaml", partners_file)
+    if partners_file is not None and chain is not None:
+        problems += _check_chain(root, partners_file, chain, scenarios)
+    partner_ids = {p.id for p in partners_file.partners} if partners_file else set()
+    for path, scenario in scenarios.items():
+        problems += _check_scenario(path, scenario, catalogue, partner_ids)
+
+    if masking is not None:
+        for dataset_id in masking.k_overrides:
+            if dataset_id not in {d.id for d in catalogue.values()}:
+                problems.append(Problem(str(root / "masking.yaml"), f"k_overrides.{dataset_id}",
+                                        "unknown dataset"))
+
+    problems += _check_unique_ids(catalogue, "dataset")
+    problems += _check_unique_ids(scenarios, "scenario")
+    if problems or partners_file is None or masking is None or selfcheck is None or chain is None:
+        raise ProblemsError(problems)
+    return Policies(
+        catalogue={d.id: d for d in catalogue.values()},
+        partners={p.id: p for p in partners_file.partners},
+        staff={s.username: s for s in partners_file.staff},
+        scenarios={s.id: s for s in scenarios.values()},
+        masking=masking,
+        selfcheck=selfcheck,
+        review_chain=chain,
+    )
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        problems.append(Problem(str(path), "-", "file not found"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "-"
+        problems.append(Problem(str(path), where, f"not valid YAML: {exc}".replace("\n", " ")))
+    return None
+
+
+def _load_one(path: Path, model: type[M], problems: list[Problem]) -> M | None:
+    data = _read_yaml(path, problems)
+    if data is None:
+        if path.exists() and not problems:
+            problems.append(Problem(str(path), "-", "file is empty"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(path, exc))
+        return None
+
+
+def _load_many(directory: Path, model: type[M], problems: list[Problem]) -> dict[Path, M]:
+    loaded: dict[Path, M] = {}
+    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    if not files:
+        problems.append(Problem(str(directory), "-", "no *.yaml files"))
+    for path in files:
+        item = _load_one(path, model, problems)
+        if item is None:
+            continue
+        expected = path.stem
+        if getattr(item, "id", expected) != expected:
+            problems.append(Problem(str(path), "id",
+                                    f"id {getattr(item, 'id')!r} must match the file name "
+                                    f"{expected!r}"))
+        loaded[path] = item
+    return loaded
+
+
+def _validation_problems(path: Path, exc: ValidationError) -> Iterable[Problem]:
+    for error in exc.errors():
+        loc = _format_loc(error["loc"])
+        reason = error["msg"].removeprefix("Value error, ")
+        if error["type"] not in {"missing", "extra_forbidden"} and "input" in error:
+            shown = repr(error["input"])
+            if len(shown) <= 60:
+                reason = f"{reason} (got {shown})"
+        yield Problem(str(path), loc or "-", reason)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in {"keep", "drop", "pseudonym", "partial", "date", "age_band", "region",
+                      "bucket", "clip"} and out.endswith("masking"):
+            continue  # pydantic names the union branch; the user wrote `rule:` already
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+# ---------------------------------------------------------------- cross-file checks
+
+
+def _check_unique_ids(items: dict[Path, Any], kind: str) -> list[Problem]:
+    seen: dict[str, Path] = {}
+    problems = []
+    for path, item in items.items():
+        if item.id in seen:
+            problems.append(Problem(str(path), "id",
+                                    f"{kind} id {item.id!r} already used by {seen[item.id]}"))
+        seen[item.id] = path
+    return problems
+
+
+def _check_accounts(path: Path, partners: PartnersFile) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for i, partner in enumerate(partners.partners):
+        for j, user in enumerate(partner.users):
+            where = f"partners[{i}].users[{j}].username"
+            if user.username in seen:
+                problems.append(Problem(str(path), where,
+                                        f"{user.username!r} is already {seen[user.username]}"))
+            seen[user.username] = f"a user of partner {partner.id}"
+    for i, staff in enumerate(partners.staff):
+        if staff.username in seen:
+            problems.append(Problem(str(path), f"staff[{i}].username",
+                                    f"{staff.username!r} is already {seen[staff.username]}; "
+                                    "a partner user may not also be staff"))
+        seen[staff.username] = "a staff account"
+    ids = [p.id for p in partners.partners]
+    for i, pid in enumerate(ids):
+        if ids.index(pid) != i:
+            problems.append(Problem(str(path), f"partners[{i}].id", f"duplicate partner {pid!r}"))
+    return problems
+
+
+def _check_chain(root: Path, partners: PartnersFile, chain: ReviewChainPolicy,
+                 scenarios: dict[Path, Scenario]) -> list[Problem]:
+    groups = {g for s in partners.staff for g in s.groups}
+    problems = []
+    for i, level in enumerate(chain.levels):
+        if level.group not in groups:
+            problems.append(Problem(str(root / "review_chain.yaml"), f"levels[{i}].group",
+                                    f"no staff account is in group {level.group!r}"))
+    for path, scenario in scenarios.items():
+        for i, level in enumerate(scenario.review_chain or []):
+            if level.group not in groups:
+                problems.append(Problem(str(path), f"review_chain[{i}].group",
+                                        f"no staff account is in group {level.group!r}"))
+    return problems
+
+
+def _check_scenario(path: Path, s: Scenario, catalogue: dict[Path, Dataset],
+                    partner_ids: set[str]) -> list[Problem]:
+    file = str(path)
+    problems: list[Problem] = []
+    datasets = {d.id: d for d in catalogue.values()}
+
+    for i, pid in enumerate(s.partners):
+        if pid not in partner_ids:
+            problems.append(Problem(file, f"partners[{i}]",
+                                    f"unknown partner {pid!r}; add it to partners.yaml"))
+
+    for dataset_id, fields in s.datasets.items():
+        dataset = datasets.get(dataset_id)
+        if dataset is None:
+            problems.append(Problem(file, f"datasets.{dataset_id}",
+                                    "dataset not in the catalogue"))
+            continue
+        if s.entity not in dataset.keys:
+            problems.append(Problem(file, f"datasets.{dataset_id}",
+                                    f"dataset has no {s.entity.value} key to join on"))
+        for j, field_id in enumerate(fields):
+            if field_id not in dataset.field_ids:
+                problems.append(Problem(file, f"datasets.{dataset_id}[{j}]",
+                                        f"field {field_id!r} is not in dataset {dataset_id}"))
+
+    if s.spine not in s.datasets:
+        problems.append(Problem(file, "spine", f"spine {s.spine!r} is not one of the datasets"))
+    elif s.spine in datasets and datasets[s.spine].grain != "entity":
+        problems.append(Problem(file, "spine",
+                                f"spine {s.spine!r} must have one row per {s.entity.value}"))
+
+    used: dict[str, set[str]] = {d: set() for d in s.datasets}
+    columns = [(f"features[{i}]", f) for i, f in enumerate(s.features)] + [("label", s.label)]
+    for where, feature in columns:
+        if feature.dataset not in s.datasets:
+            problems.append(Problem(file, f"{where}.dataset",
+                                    f"{feature.dataset!r} is not an authorised dataset of "
+                                    "this scenario"))
+            continue
+        if feature.field not in s.datasets[feature.dataset]:
+            problems.append(Problem(file, f"{where}.field",
+                                    f"{feature.dataset}.{feature.field} is not among the "
+                                    "authorised fields"))
+            continue
+        used[feature.dataset].add(feature.field)
+        dataset = datasets.get(feature.dataset)
+        if dataset is None or feature.field not in dataset.field_ids:
+            continue
+        spec = dataset.field(feature.field)
+        if spec.role is Role.direct_identifier:
+            problems.append(Problem(file, f"{where}.field",
+                                    f"{feature.dataset}.{feature.field} is a direct identifier "
+                                    "and cannot be a model input"))
+        if spec.masking.rule == "drop":
+            problems.append(Problem(file, f"{where}.field",
+                                    f"{feature.dataset}.{feature.field} is dropped by masking"))
+            continue
+        if dataset.grain == "event" and feature.agg is None:
+            problems.append(Problem(file, f"{where}.agg",
+                                    f"{feature.dataset} has many rows per entity: give an agg"))
+        if dataset.grain == "entity" and feature.agg is not None:
+            problems.append(Problem(file, f"{where}.agg",
+                                    f"{feature.dataset} has one row per entity: remove agg"))
+        kind = masked_type(spec)
+        if feature.agg in {"sum", "mean", "min", "max"} and kind not in {
+                FieldType.int, FieldType.float, FieldType.bool}:
+            problems.append(Problem(file, f"{where}.agg",
+                                    f"{feature.agg} needs a number, but the masked "
+                                    f"{feature.field} is {kind.value}"))
+        if feature.agg == "any" and kind is not FieldType.bool:
+            problems.append(Problem(file, f"{where}.agg", "any needs a bool field"))
+
+    for dataset_id, fields in s.datasets.items():
+        dataset = datasets.get(dataset_id)
+        key = dataset.keys.get(s.entity) if dataset else None
+        for j, field_id in enumerate(fields):
+            if field_id not in used.get(dataset_id, set()) and field_id != key:
+                problems.append(Problem(file, f"datasets.{dataset_id}[{j}]",
+                                        f"field {field_id!r} is authorised but no feature uses "
+                                        "it; remove it (minimum necessary)"))
+        if key is not None and key not in fields:
+            problems.append(Problem(file, f"datasets.{dataset_id}",
+                                    f"add the join key {key!r}: it is needed to link the "
+                                    "dataset to the entity"))
+    return problems

@@ -1,0 +1,475 @@
+"""Typed policies: the data catalogue, partners, scenarios, self-check thresholds and
+the review chain, modelled on the 宿州 and 鄂尔多斯 authorised-operation plans.
+
+The YAML files under `policies/` are parsed into these models; `shuyu.policy.load`
+adds the checks that span files (every scenario field exists in the catalogue, every
+partner exists, dates are valid).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import IntEnum, StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SnakeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Username = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+
+
+class Strict(BaseModel):
+    """Base for every policy model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldType(StrEnum):
+    string = "string"
+    int = "int"
+    float = "float"
+    bool = "bool"
+    date = "date"
+    datetime = "datetime"
+
+
+class Sensitivity(IntEnum):
+    """Data grade of a field (公共数据分类分级)."""
+
+    public = 1  # 一级 公开
+    internal = 2  # 二级 内部
+    sensitive = 3  # 三级 敏感
+    highly_sensitive = 4  # 四级 高度敏感
+
+
+class Role(StrEnum):
+    """What a field is for a re-identification attacker."""
+
+    direct_identifier = "direct_identifier"  # 直接标识符: names a person or enterprise alone
+    quasi_identifier = "quasi_identifier"  # 准标识符: identifies in combination
+    sensitive_attribute = "sensitive_attribute"  # 敏感属性: what must not be learnt about someone
+    other = "other"
+
+
+class PiiKind(StrEnum):
+    """Kinds of identifier values: drives the synthetic generator and the PII scans."""
+
+    resident_id = "resident_id"  # 居民身份证号 (GB 11643)
+    uscc = "uscc"  # 统一社会信用代码 (GB 32100)
+    mobile = "mobile"
+    bank_card = "bank_card"
+    email = "email"
+    plate = "plate"
+    person_name = "person_name"
+    enterprise_name = "enterprise_name"
+    address = "address"
+    vin = "vin"
+
+
+class EntityKind(StrEnum):
+    """What a row of an authorised view is about; tables join on these keys."""
+
+    enterprise = "enterprise"
+    person = "person"
+    vehicle = "vehicle"
+    coal_mine = "coal_mine"
+
+
+# ---------------------------------------------------------------- masking rules
+
+
+class Keep(Strict):
+    rule: Literal["keep"]
+
+
+class Drop(Strict):
+    rule: Literal["drop"]
+
+
+class Pseudonym(Strict):
+    """Keyed pseudonym (HMAC-SHA256). One namespace per kind of identifier, so that the
+    same credit code gets the same pseudonym in every table (joins still work) while a
+    person's ID and an enterprise's code can never be linked through their pseudonyms."""
+
+    rule: Literal["pseudonym"]
+    namespace: SnakeId
+
+
+class PartialMask(Strict):
+    """138****1234: keep a prefix and a suffix, mask the middle."""
+
+    rule: Literal["partial"]
+    keep_prefix: int = Field(default=3, ge=0)
+    keep_suffix: int = Field(default=4, ge=0)
+    mask_char: str = Field(default="*", min_length=1, max_length=1)
+
+
+class DateGeneralise(Strict):
+    rule: Literal["date"]
+    to: Literal["year", "month"]
+
+
+class AgeBand(Strict):
+    """Birth date (or age in years) to a band such as `30-39`, ages at the masking
+    policy's reference date; ages at or above `top` share one band (`80+`)."""
+
+    rule: Literal["age_band"]
+    width: int = Field(default=10, ge=1)
+    top: int = Field(default=80, ge=1)
+
+
+class RegionGeneralise(Strict):
+    """Administrative codes (341302) or addresses (安徽省宿州市埇桥区…) cut to a level."""
+
+    rule: Literal["region"]
+    level: Literal["province", "city", "county"]
+
+
+class Bucket(Strict):
+    """Numbers to labelled intervals `[a, b)`; below the first edge `<a`, above `>=z`."""
+
+    rule: Literal["bucket"]
+    edges: list[float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> Bucket:
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError("bucket edges must be strictly ascending")
+        return self
+
+
+class TopBottomCode(Strict):
+    """Clip numbers to [lower, upper], given as values or as quantiles of the column."""
+
+    rule: Literal["clip"]
+    lower: float | None = None
+    upper: float | None = None
+    lower_quantile: float | None = Field(default=None, ge=0, le=1)
+    upper_quantile: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_bound_each(self) -> TopBottomCode:
+        if self.lower is not None and self.lower_quantile is not None:
+            raise ValueError("give lower or lower_quantile, not both")
+        if self.upper is not None and self.upper_quantile is not None:
+            raise ValueError("give upper or upper_quantile, not both")
+        if all(v is None for v in (self.lower, self.upper, self.lower_quantile, self.upper_quantile)):
+            raise ValueError("clip needs at least one bound")
+        return self
+
+
+MaskingRule = Annotated[
+    Keep | Drop | Pseudonym | PartialMask | DateGeneralise | AgeBand | RegionGeneralise | Bucket
+    | TopBottomCode,
+    Field(discriminator="rule"),
+]
+
+_NUMERIC = {FieldType.int, FieldType.float}
+_TEMPORAL = {FieldType.date, FieldType.datetime}
+_RULE_TYPES: dict[str, set[FieldType]] = {
+    "pseudonym": {FieldType.string, FieldType.int},
+    "partial": {FieldType.string},
+    "date": _TEMPORAL,
+    "age_band": _TEMPORAL | {FieldType.int},
+    "region": {FieldType.string},
+    "bucket": _NUMERIC,
+    "clip": _NUMERIC,
+}
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+class PlanRef(Strict):
+    """Where a dataset or scenario comes from in the seed plans."""
+
+    plan: Literal["suzhou", "ordos"]
+    ref: str = Field(min_length=1)  # e.g. "附件2 #26" or "附件1 银行信贷场景"
+
+
+class FieldSpec(Strict):
+    id: SnakeId
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    type: FieldType
+    sensitivity: Sensitivity
+    role: Role
+    masking: MaskingRule
+    pii: PiiKind | None = None
+
+    @model_validator(mode="after")
+    def _masking_fits(self) -> FieldSpec:
+        allowed = _RULE_TYPES.get(self.masking.rule)
+        if allowed is not None and self.type not in allowed:
+            kinds = ", ".join(sorted(t.value for t in allowed))
+            raise ValueError(
+                f"masking rule {self.masking.rule!r} needs a field of type {kinds}, "
+                f"not {self.type.value}"
+            )
+        if self.role is Role.direct_identifier and self.masking.rule == "keep":
+            raise ValueError("a direct identifier cannot be kept: use drop, pseudonym or partial")
+        if self.sensitivity is Sensitivity.highly_sensitive and self.masking.rule == "keep":
+            raise ValueError("a grade-4 field cannot be kept: generalise, pseudonymise or drop it")
+        if self.pii is not None and self.masking.rule == "keep":
+            raise ValueError(f"a {self.pii.value} value cannot be kept in the masked zone")
+        return self
+
+
+class Dataset(Strict):
+    id: SnakeId
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    provider: str = Field(min_length=1)  # 数据提供单位, e.g. 市市场监管局
+    origin: Literal["public", "partner"] = "public"  # partner = the partner's own data, fused in-domain
+    plans: list[PlanRef] = Field(min_length=1)
+    description: str = ""
+    update_frequency: str = "实时"
+    grain: Literal["entity", "event"]  # one row per entity, or many (payments, cases, visits)
+    keys: dict[EntityKind, SnakeId] = Field(min_length=1)  # entity kind -> key field
+    fields: list[FieldSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fields_consistent(self) -> Dataset:
+        ids = [f.id for f in self.fields]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate field ids: {', '.join(dupes)}")
+        by_id = {f.id: f for f in self.fields}
+        for kind, key in self.keys.items():
+            if key not in by_id:
+                raise ValueError(f"key for {kind.value} names unknown field {key!r}")
+            if by_id[key].masking.rule != "pseudonym":
+                raise ValueError(
+                    f"key field {key!r} must be pseudonymised so that joins work after masking"
+                )
+        return self
+
+    def field(self, field_id: str) -> FieldSpec:
+        for f in self.fields:
+            if f.id == field_id:
+                return f
+        raise KeyError(field_id)
+
+    @property
+    def field_ids(self) -> list[str]:
+        return [f.id for f in self.fields]
+
+    @property
+    def quasi_identifiers(self) -> list[str]:
+        return [f.id for f in self.fields if f.role is Role.quasi_identifier
+                and f.masking.rule != "drop"]
+
+
+# ---------------------------------------------------------------- partners
+
+
+class PartnerUser(Strict):
+    username: Username
+    name: str = Field(min_length=1)
+
+
+class Partner(Strict):
+    """An authorised organisation (合伙人 or 使用单位) and its named users."""
+
+    id: SnakeId
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    kind: Literal["bank", "insurer", "operator", "public_body", "enterprise"]
+    users: list[PartnerUser] = Field(min_length=1)
+
+
+class StaffUser(Strict):
+    """A platform account that is not a partner: reviewers, operators, administrators."""
+
+    username: Username
+    name: str = Field(min_length=1)
+    groups: list[SnakeId] = Field(min_length=1)
+
+
+class PartnersFile(Strict):
+    partners: list[Partner]
+    staff: list[StaffUser] = []
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+class DPBudget(Strict):
+    """The (ε, δ) a model trained on the scenario's view may spend in total."""
+
+    epsilon: float = Field(gt=0, le=20)
+    delta: float = Field(gt=0, lt=1e-2)
+
+
+class MembershipInferenceLimits(Strict):
+    """Upper bounds on a membership-inference attack (members = train, non-members =
+    holdout): overall AUC, and TPR at a low FPR, where attacks that matter live."""
+
+    max_auc: float = Field(gt=0.5, le=1)
+    max_tpr_at_low_fpr: float = Field(gt=0, le=1)
+    low_fpr: float = Field(default=0.01, gt=0, lt=0.5)
+
+
+class OutputRules(Strict):
+    """What may leave the domain from production runs of this scenario."""
+
+    min_cell_count: int = Field(default=10, ge=1)
+    dominance_n: int = Field(default=2, ge=1)  # (n, k) dominance: top n contributors ...
+    dominance_k: float = Field(default=0.85, gt=0, le=1)  # ... may not exceed k of a cell total
+    max_rows: int | None = Field(default=None, ge=1)
+    kinds: list[Literal["scores", "aggregates", "charts", "reports"]] = Field(min_length=1)
+
+
+Aggregation = Literal["count", "sum", "mean", "min", "max", "any", "n_distinct", "first"]
+
+
+class Feature(Strict):
+    """One column of the authorised view: a field, aggregated per entity when the
+    dataset has many rows per entity."""
+
+    name: SnakeId
+    dataset: SnakeId
+    field: SnakeId
+    agg: Aggregation | None = None
+
+
+class Label(Feature):
+    task: Literal["classification", "regression"]
+
+
+class ReviewLevel(Strict):
+    id: SnakeId
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    group: SnakeId  # the JupyterHub group whose members review at this level
+    min_approvals: int = Field(default=1, ge=1)
+
+
+class Scenario(Strict):
+    id: SnakeId
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    plans: list[PlanRef] = Field(min_length=1)
+    purpose: str = Field(min_length=1)
+    purpose_en: str = Field(min_length=1)
+    # 公共治理/公益服务 (free) or 产业发展/行业发展 (paid, capped price)
+    category: Literal["public_governance", "industry_development"]
+    partners: list[SnakeId] = Field(min_length=1)
+    granted_on: dt.date
+    valid_until: dt.date | None = None  # defaults to three years from the grant
+    entity: EntityKind
+    spine: SnakeId  # the dataset whose rows define the view's entities
+    datasets: dict[SnakeId, list[SnakeId]] = Field(min_length=1)  # minimum necessary fields
+    features: list[Feature] = Field(min_length=1)
+    label: Label
+    dp: DPBudget
+    membership_inference: MembershipInferenceLimits
+    output: OutputRules
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=0.5)
+    review_chain: list[ReviewLevel] | None = None  # None: the default chain
+
+    @model_validator(mode="after")
+    def _dates_and_names(self) -> Scenario:
+        limit = _add_years(self.granted_on, 3)
+        if self.valid_until is not None:
+            if self.valid_until <= self.granted_on:
+                raise ValueError("valid_until must be after granted_on")
+            if self.valid_until > limit:
+                raise ValueError(
+                    f"valid_until {self.valid_until} exceeds the 3-year authorisation "
+                    f"period ending {limit}"
+                )
+        names = [f.name for f in self.features] + [self.label.name]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate view column names: {', '.join(dupes)}")
+        return self
+
+    @property
+    def expires_on(self) -> dt.date:
+        return self.valid_until or _add_years(self.granted_on, 3)
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        return self.granted_on <= day <= self.expires_on
+
+    @property
+    def free(self) -> bool:
+        """Public governance and public service products are free (定价程序)."""
+        return self.category == "public_governance"
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+# ---------------------------------------------------------------- platform-wide policies
+
+
+class MaskingPolicy(Strict):
+    k_anonymity: int = Field(default=5, ge=2)
+    reference_date: dt.date  # ages and age bands are computed at this date
+    k_overrides: dict[SnakeId, int] = {}  # dataset id -> k
+
+
+class SelfCheckThresholds(Strict):
+    """Defaults for the automated security self-check (安全自查)."""
+
+    max_pii_findings: int = Field(default=0, ge=0)
+    max_verbatim_records: int = Field(default=0, ge=0)
+    row_fingerprint_min_fields: int = Field(default=4, ge=2)
+    allowed_model_formats: list[Literal["onnx"]] = ["onnx"]
+    forbidden_notebook_modules: list[str] = Field(min_length=1)
+    forbidden_notebook_calls: list[str] = Field(min_length=1)
+    membership_inference: MembershipInferenceLimits
+
+
+class ReviewChainPolicy(Strict):
+    levels: list[ReviewLevel] = Field(min_length=1)
+    separation_of_duties: bool = True  # one person may not review twice or review their own
+
+
+class Policies(Strict):
+    """Everything under `policies/`, cross-checked."""
+
+    catalogue: dict[str, Dataset]
+    partners: dict[str, Partner]
+    staff: dict[str, StaffUser]
+    scenarios: dict[str, Scenario]
+    masking: MaskingPolicy
+    selfcheck: SelfCheckThresholds
+    review_chain: ReviewChainPolicy
+
+    def dataset(self, dataset_id: str) -> Dataset:
+        return self.catalogue[dataset_id]
+
+    def scenario(self, scenario_id: str) -> Scenario:
+        return self.scenarios[scenario_id]
+
+    def review_levels(self, scenario: Scenario) -> list[ReviewLevel]:
+        return scenario.review_chain or self.review_chain.levels
+
+    def partner_of(self, username: str) -> Partner | None:
+        for partner in self.partners.values():
+            if any(u.username == username for u in partner.users):
+                return partner
+        return None
+
+    def scenarios_for_user(self, username: str, day: dt.date) -> list[Scenario]:
+        """Scenarios whose authorisation covers `username` on `day`."""
+        partner = self.partner_of(username)
+        if partner is None:
+            return []
+        return [s for s in self.scenarios.values()
+                if partner.id in s.partners and s.is_valid_on(day)]
+
+    def used_datasets(self) -> list[str]:
+        """Catalogue datasets that some scenario needs, in catalogue order."""
+        used = {d for s in self.scenarios.values() for d in s.datasets}
+        return [d for d in self.catalogue if d in used]
