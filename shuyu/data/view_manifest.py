@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shuyu.errors import InputError
+from shuyu.policy.models import DPBudget
 
 MANIFEST_FILE = "view.json"
 TRAIN_FILE = "train.parquet"
@@ -51,6 +52,7 @@ class ViewManifest(BaseModel):
     entity_column: str = "entity_id"
     features: list[ViewColumn] = Field(min_length=1)
     label: ViewLabel
+    dp: DPBudget  # the scenario's budget, so that training inside the sandbox can honour it
     train_rows: int = Field(ge=0)
     holdout_rows: int = Field(ge=0)
     train_sha256: str  # digest of train.parquet's bytes: the MLflow dataset digest
