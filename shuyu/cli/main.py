@@ -6,6 +6,7 @@ non-zero exit: 2 for bad input or usage, 1 for anything unexpected.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -27,8 +28,6 @@ app.add_typer(data.app, name="data")
 def _register_optional() -> None:
     """Groups whose third-party dependencies (docker, mlflow, torch) live only in some
     images: each is offered where it can run and absent elsewhere."""
-    import importlib
-
     for module, name in (("shuyu.cli.sandbox", "sandbox"), ("shuyu.cli.tracking", "mlflow"),
                          ("shuyu.cli.train", "train")):
         try:

@@ -20,6 +20,7 @@ from shuyu.errors import Problem, ProblemsError
 from shuyu.policy.masked_types import masked_type
 from shuyu.policy.models import (
     Dataset,
+    Feature,
     FieldType,
     MaskingPolicy,
     PartnersFile,
@@ -31,6 +32,7 @@ from shuyu.policy.models import (
 )
 
 M = TypeVar("M", bound=BaseModel)
+Identified = TypeVar("Identified", Dataset, Scenario)
 
 DEFAULT_POLICIES_ENV = "SHUYU_POLICIES"
 
@@ -120,8 +122,9 @@ def _load_one(path: Path, model: type[M], problems: list[Problem]) -> M | None:
         return None
 
 
-def _load_many(directory: Path, model: type[M], problems: list[Problem]) -> dict[Path, M]:
-    loaded: dict[Path, M] = {}
+def _load_many(directory: Path, model: type[Identified],
+               problems: list[Problem]) -> dict[Path, Identified]:
+    loaded: dict[Path, Identified] = {}
     files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
     if not files:
         problems.append(Problem(str(directory), "-", "no *.yaml files"))
@@ -129,11 +132,9 @@ def _load_many(directory: Path, model: type[M], problems: list[Problem]) -> dict
         item = _load_one(path, model, problems)
         if item is None:
             continue
-        expected = path.stem
-        if getattr(item, "id", expected) != expected:
+        if item.id != path.stem:
             problems.append(Problem(str(path), "id",
-                                    f"id {getattr(item, 'id')!r} must match the file name "
-                                    f"{expected!r}"))
+                                    f"id {item.id!r} must match the file name {path.stem!r}"))
         loaded[path] = item
     return loaded
 
@@ -218,83 +219,103 @@ def _check_chain(root: Path, partners: PartnersFile, chain: ReviewChainPolicy,
 def _check_scenario(path: Path, s: Scenario, catalogue: dict[Path, Dataset],
                     partner_ids: set[str]) -> list[Problem]:
     file = str(path)
-    problems: list[Problem] = []
     datasets = {d.id: d for d in catalogue.values()}
+    problems = [Problem(file, f"partners[{i}]", f"unknown partner {pid!r}; add it to partners.yaml")
+                for i, pid in enumerate(s.partners) if pid not in partner_ids]
+    problems += _check_authorised_datasets(file, s, datasets)
+    used: dict[str, set[str]] = {d: set() for d in s.datasets}
+    columns = [(f"features[{i}]", f) for i, f in enumerate(s.features)] + [("label", s.label)]
+    for where, feature in columns:
+        problems += _check_column(file, where, feature, s, datasets=datasets, used=used)
+    problems += _check_minimum_necessary(file, s, datasets, used)
+    return problems
 
-    for i, pid in enumerate(s.partners):
-        if pid not in partner_ids:
-            problems.append(Problem(file, f"partners[{i}]",
-                                    f"unknown partner {pid!r}; add it to partners.yaml"))
 
+def _check_authorised_datasets(file: str, s: Scenario,
+                               datasets: dict[str, Dataset]) -> list[Problem]:
+    problems: list[Problem] = []
     for dataset_id, fields in s.datasets.items():
         dataset = datasets.get(dataset_id)
         if dataset is None:
-            problems.append(Problem(file, f"datasets.{dataset_id}",
-                                    "dataset not in the catalogue"))
+            problems.append(Problem(file, f"datasets.{dataset_id}", "dataset not in the catalogue"))
             continue
         if s.entity not in dataset.keys:
             problems.append(Problem(file, f"datasets.{dataset_id}",
                                     f"dataset has no {s.entity.value} key to join on"))
-        for j, field_id in enumerate(fields):
-            if field_id not in dataset.field_ids:
-                problems.append(Problem(file, f"datasets.{dataset_id}[{j}]",
-                                        f"field {field_id!r} is not in dataset {dataset_id}"))
-
+        problems += [Problem(file, f"datasets.{dataset_id}[{j}]",
+                             f"field {field_id!r} is not in dataset {dataset_id}")
+                     for j, field_id in enumerate(fields) if field_id not in dataset.field_ids]
     if s.spine not in s.datasets:
         problems.append(Problem(file, "spine", f"spine {s.spine!r} is not one of the datasets"))
     elif s.spine in datasets and datasets[s.spine].grain != "entity":
         problems.append(Problem(file, "spine",
                                 f"spine {s.spine!r} must have one row per {s.entity.value}"))
+    return problems
 
-    used: dict[str, set[str]] = {d: set() for d in s.datasets}
-    columns = [(f"features[{i}]", f) for i, f in enumerate(s.features)] + [("label", s.label)]
-    for where, feature in columns:
-        if feature.dataset not in s.datasets:
-            problems.append(Problem(file, f"{where}.dataset",
-                                    f"{feature.dataset!r} is not an authorised dataset of "
-                                    "this scenario"))
-            continue
-        if feature.field not in s.datasets[feature.dataset]:
-            problems.append(Problem(file, f"{where}.field",
-                                    f"{feature.dataset}.{feature.field} is not among the "
+
+def _check_column(file: str, where: str, feature: Feature, s: Scenario, *,
+                  datasets: dict[str, Dataset], used: dict[str, set[str]]) -> list[Problem]:
+    """One feature (or the label): authorised, aggregated as its grain needs, of a type
+    its aggregation can take."""
+    if feature.dataset not in s.datasets:
+        return [Problem(file, f"{where}.dataset",
+                        f"{feature.dataset!r} is not an authorised dataset of this scenario")]
+    authorised = s.datasets[feature.dataset]
+    if feature.field not in authorised:
+        return [Problem(file, f"{where}.field",
+                        f"{feature.dataset}.{feature.field} is not among the authorised fields")]
+    problems: list[Problem] = []
+    used[feature.dataset].add(feature.field)
+    if feature.where is not None:
+        if feature.where.field in authorised:
+            used[feature.dataset].add(feature.where.field)
+        else:
+            problems.append(Problem(file, f"{where}.where.field",
+                                    f"{feature.dataset}.{feature.where.field} is not among the "
                                     "authorised fields"))
-            continue
-        used[feature.dataset].add(feature.field)
-        dataset = datasets.get(feature.dataset)
-        if dataset is None or feature.field not in dataset.field_ids:
-            continue
-        spec = dataset.field(feature.field)
-        if spec.role is Role.direct_identifier:
-            problems.append(Problem(file, f"{where}.field",
-                                    f"{feature.dataset}.{feature.field} is a direct identifier "
-                                    "and cannot be a model input"))
-        if spec.masking.rule == "drop":
-            problems.append(Problem(file, f"{where}.field",
-                                    f"{feature.dataset}.{feature.field} is dropped by masking"))
-            continue
-        if dataset.grain == "event" and feature.agg is None:
-            problems.append(Problem(file, f"{where}.agg",
-                                    f"{feature.dataset} has many rows per entity: give an agg"))
-        if dataset.grain == "entity" and feature.agg is not None:
-            problems.append(Problem(file, f"{where}.agg",
-                                    f"{feature.dataset} has one row per entity: remove agg"))
-        kind = masked_type(spec)
-        if feature.agg in {"sum", "mean", "min", "max"} and kind not in {
-                FieldType.int, FieldType.float, FieldType.bool}:
-            problems.append(Problem(file, f"{where}.agg",
-                                    f"{feature.agg} needs a number, but the masked "
-                                    f"{feature.field} is {kind.value}"))
-        if feature.agg == "any" and kind is not FieldType.bool:
-            problems.append(Problem(file, f"{where}.agg", "any needs a bool field"))
+    dataset = datasets.get(feature.dataset)
+    if dataset is None or feature.field not in dataset.field_ids:
+        return problems
+    spec = dataset.field(feature.field)
+    name = f"{feature.dataset}.{feature.field}"
+    if spec.role is Role.direct_identifier and feature.agg not in {"count", "n_distinct"}:
+        # counting records by their ids is fine: only the count reaches the view
+        problems.append(Problem(file, f"{where}.field", f"{name} is a direct identifier: only "
+                                "count or n_distinct of it may be a model input"))
+    if spec.masking.rule == "drop":
+        problems.append(Problem(file, f"{where}.field", f"{name} is dropped by masking"))
+        return problems
+    if dataset.grain == "event" and feature.agg is None:
+        problems.append(Problem(file, f"{where}.agg",
+                                f"{feature.dataset} has many rows per entity: give an agg"))
+    if dataset.grain == "entity" and feature.agg is not None:
+        problems.append(Problem(file, f"{where}.agg",
+                                f"{feature.dataset} has one row per entity: remove agg"))
+    kind = masked_type(spec)
+    if feature.agg in {"sum", "mean", "min", "max"} and kind not in _NUMBERS:
+        problems.append(Problem(file, f"{where}.agg", f"{feature.agg} needs a number, but the "
+                                f"masked {feature.field} is {kind.value}"))
+    if feature.agg == "any" and kind is not FieldType.bool:
+        problems.append(Problem(file, f"{where}.agg", "any needs a bool field"))
+    return problems
 
+
+_NUMBERS = {FieldType.int, FieldType.float, FieldType.bool}
+
+
+def _check_minimum_necessary(file: str, s: Scenario, datasets: dict[str, Dataset],
+                             used: dict[str, set[str]]) -> list[Problem]:
+    """Every authorised field is used by a feature, the label or a filter, or is the
+    join key: nothing is authorised 'just in case' (最小必要)."""
+    problems: list[Problem] = []
     for dataset_id, fields in s.datasets.items():
         dataset = datasets.get(dataset_id)
         key = dataset.keys.get(s.entity) if dataset else None
-        for j, field_id in enumerate(fields):
-            if field_id not in used.get(dataset_id, set()) and field_id != key:
-                problems.append(Problem(file, f"datasets.{dataset_id}[{j}]",
-                                        f"field {field_id!r} is authorised but no feature uses "
-                                        "it; remove it (minimum necessary)"))
+        problems += [Problem(file, f"datasets.{dataset_id}[{j}]",
+                             f"field {field_id!r} is authorised but no feature uses it; remove "
+                             "it (minimum necessary)")
+                     for j, field_id in enumerate(fields)
+                     if field_id not in used.get(dataset_id, set()) and field_id != key]
         if key is not None and key not in fields:
             problems.append(Problem(file, f"datasets.{dataset_id}",
                                     f"add the join key {key!r}: it is needed to link the "

@@ -153,7 +153,8 @@ class TopBottomCode(Strict):
             raise ValueError("give lower or lower_quantile, not both")
         if self.upper is not None and self.upper_quantile is not None:
             raise ValueError("give upper or upper_quantile, not both")
-        if all(v is None for v in (self.lower, self.upper, self.lower_quantile, self.upper_quantile)):
+        bounds = (self.lower, self.upper, self.lower_quantile, self.upper_quantile)
+        if all(v is None for v in bounds):
             raise ValueError("clip needs at least one bound")
         return self
 
@@ -220,12 +221,13 @@ class Dataset(Strict):
     name: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     provider: str = Field(min_length=1)  # 数据提供单位, e.g. 市市场监管局
-    origin: Literal["public", "partner"] = "public"  # partner = the partner's own data, fused in-domain
+    # partner: the partner's own data, brought into the domain and fused there
+    origin: Literal["public", "partner"] = "public"
     plans: list[PlanRef] = Field(min_length=1)
     description: str = ""
     update_frequency: str = "实时"
-    grain: Literal["entity", "event"]  # one row per entity, or many (payments, cases, visits)
-    keys: dict[EntityKind, SnakeId] = Field(min_length=1)  # entity kind -> key field
+    grain: Literal["entity", "event", "statistic"]  # statistic: published aggregates, no entity
+    keys: dict[EntityKind, SnakeId] = {}  # entity kind -> key field (none for statistics)
     fields: list[FieldSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -235,6 +237,8 @@ class Dataset(Strict):
         if dupes:
             raise ValueError(f"duplicate field ids: {', '.join(dupes)}")
         by_id = {f.id: f for f in self.fields}
+        if (self.grain == "statistic") == bool(self.keys):
+            raise ValueError("statistic datasets have no keys; entity and event datasets need one")
         for kind, key in self.keys.items():
             if key not in by_id:
                 raise ValueError(f"key for {kind.value} names unknown field {key!r}")
@@ -323,14 +327,30 @@ class OutputRules(Strict):
 Aggregation = Literal["count", "sum", "mean", "min", "max", "any", "n_distinct", "first"]
 
 
+class Condition(Strict):
+    """Keep only rows whose (masked) `field` is one of `values`, e.g. 医疗类别 = 住院."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    field: SnakeId
+    values: list[str | int | bool] = Field(alias="in", min_length=1)
+
+
 class Feature(Strict):
     """One column of the authorised view: a field, aggregated per entity when the
-    dataset has many rows per entity."""
+    dataset has many rows per entity (optionally over the rows matching `where`)."""
 
     name: SnakeId
     dataset: SnakeId
     field: SnakeId
     agg: Aggregation | None = None
+    where: Condition | None = None
+
+    @model_validator(mode="after")
+    def _where_needs_agg(self) -> Feature:
+        if self.where is not None and self.agg is None:
+            raise ValueError("a `where` filter needs an agg")
+        return self
 
 
 class Label(Feature):
