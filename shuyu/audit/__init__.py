@@ -1,0 +1,1 @@
+"""Audit: every privileged action and every refusal, as structured events."""

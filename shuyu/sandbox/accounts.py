@@ -1,0 +1,88 @@
+"""Hub accounts through the hub's own pages: sign-up, administrator approval, login.
+
+`make up` uses this to create the demo accounts exactly as a person would — sign up with
+a password that passes the rules, then an administrator approves — so the demo exercises
+the real NativeAuthenticator flow rather than writing to its database behind its back.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+
+import requests
+
+from shuyu.errors import ShuyuError
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_password(length: int = 20) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    role: str  # partner, reviewer, operator, admin
+
+
+class HubSession:
+    """A browser-like session against the hub (cookies + the XSRF token)."""
+
+    def __init__(self, base_url: str, timeout: float = 30) -> None:
+        self.base = base_url.rstrip("/")
+        self.http = requests.Session()
+        self.timeout = timeout
+
+    def _xsrf(self, path: str) -> str:
+        self.http.get(f"{self.base}{path}", timeout=self.timeout)
+        token = self.http.cookies.get("_xsrf")
+        if not token:
+            raise ShuyuError(f"{self.base}{path}: the hub set no _xsrf cookie")
+        return token
+
+    def signup(self, username: str, password: str) -> str:
+        """Sign up; returns the hub's message (created, awaiting approval, or why not)."""
+        data = {"username": username, "signup_password": password,
+                "signup_password_confirmation": password, "_xsrf": self._xsrf("/hub/signup")}
+        response = self.http.post(f"{self.base}/hub/signup", data=data, timeout=self.timeout)
+        response.raise_for_status()
+        match = re.search(r'class="alert[^"]*"[^>]*>\s*(.*?)\s*<', response.text, re.S)
+        return match.group(1).strip() if match else ""
+
+    def login(self, username: str, password: str) -> bool:
+        data = {"username": username, "password": password, "_xsrf": self._xsrf("/hub/login")}
+        response = self.http.post(f"{self.base}/hub/login", data=data, timeout=self.timeout,
+                                  allow_redirects=False)
+        return response.status_code in {301, 302, 303} and "login" not in response.headers.get(
+            "Location", "login")
+
+    def approved(self) -> set[str]:
+        """Names an administrator has approved (needs an admin session)."""
+        page = self.http.get(f"{self.base}/hub/authorize", timeout=self.timeout)
+        page.raise_for_status()
+        return set(re.findall(r'<tr class="success" id=([^\s>]+)>', page.text))
+
+    def approve(self, username: str) -> None:
+        """Approve `username` if not yet approved (the hub's link toggles)."""
+        if username in self.approved():
+            return
+        self.http.get(f"{self.base}/hub/authorize/{username}", timeout=self.timeout)
+        if username not in self.approved():
+            raise ShuyuError(f"could not approve {username}: is the session an administrator's?")
+
+
+def create_accounts(base_url: str, admin: Account, others: list[Account]) -> None:
+    """Sign everyone up, then approve the others as the administrator."""
+    hub = HubSession(base_url)
+    hub.signup(admin.username, admin.password)
+    if not hub.login(admin.username, admin.password):
+        raise ShuyuError(f"{base_url}: cannot log in as {admin.username} after sign-up; "
+                         "was the account created earlier with another password?")
+    for account in others:
+        HubSession(base_url).signup(account.username, account.password)
+        hub.approve(account.username)
