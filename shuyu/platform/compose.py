@@ -10,7 +10,7 @@ from pathlib import Path
 from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_text
 from shuyu.platform.layout import Layout
-from shuyu.sandbox.settings import ENV_PREFIX, PlatformSettings
+from shuyu.sandbox.settings import PlatformSettings
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
@@ -29,8 +29,7 @@ def compose_command() -> list[str]:
 def write_env_file(layout: Layout, settings: PlatformSettings, *, http_port: int,
                    http_bind: str, policies_dir: Path) -> Path:
     """The --env-file: compose's own variables and every SHUYU_* setting the services read."""
-    values = {f"{ENV_PREFIX}{k.upper()}": str(v)
-              for k, v in settings.model_dump(mode="json").items()}
+    values = settings.to_env()
     values.update({
         "SHUYU_ENV_FILE": str(layout.env_file),
         "SHUYU_HUB_IP": settings.hub_ip,

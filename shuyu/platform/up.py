@@ -9,6 +9,7 @@ approved through the hub's pages; 9. the URL and the accounts file are printed.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from shuyu.sandbox.accounts import Account, HubSession, create_accounts, random_
 from shuyu.sandbox.settings import PlatformSettings
 
 Say = Callable[[str], None]
+STAFF_ROLES = {"admins": "admin", "reviewers": "reviewer", "operators": "operator"}
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,10 @@ class UpOptions:
     policies_dir: Path | None = None
 
 
-def shuyu_cli(*args: str) -> None:
+def shuyu_cli(*args: str, env: dict[str, str] | None = None) -> None:
     """Run a `shuyu` sub-command in a child process, failing with its one-line error."""
     done = subprocess.run([sys.executable, "-m", "shuyu.cli.main", *args], capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, env={**os.environ, **(env or {})})
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise ShuyuError(f"shuyu {' '.join(args[:2])}: {last}")
@@ -57,12 +59,18 @@ def check_engine() -> None:
                          "`sudo systemctl start docker`) and make sure you may use it")
 
 
-def ensure_secrets(layout: Layout) -> None:
+def child_env(layout: Layout, settings: PlatformSettings) -> dict[str, str]:
+    """What child `shuyu` commands need to act on this platform rather than the default."""
+    return {**settings.to_env(), "SHUYU_MASKING_KEY_FILE": str(layout.masking_key)}
+
+
+def ensure_secrets(layout: Layout, settings: PlatformSettings) -> None:
     layout.secret_dir(layout.secrets)
     layout.secret_dir(layout.hub_secrets)
     layout.secret_dir(layout.mlflow_secrets)
     if not layout.masking_key.exists():
-        shuyu_cli("data", "keygen", "--out", str(layout.masking_key))
+        shuyu_cli("data", "keygen", "--out", str(layout.masking_key),
+                  env=child_env(layout, settings))
     admin = ensure_secret(layout.mlflow_secrets / "admin_password")
     ensure_secret(layout.mlflow_secrets / "gate_password")
     # the hub provisions partners' MLflow accounts with the MLflow admin's password
@@ -71,7 +79,8 @@ def ensure_secrets(layout: Layout) -> None:
         atomic_write_text(hub_copy, admin + "\n", mode=0o600)
 
 
-def prepare_data(layout: Layout, options: UpOptions, policies: Path, say: Say) -> None:
+def prepare_data(layout: Layout, options: UpOptions, policies: Path, env: dict[str, str],
+                 say: Say) -> None:
     """Demo data through the real pipeline; kept when already built for these policies."""
     if (layout.views / ".built").exists():
         say(f"demo data: kept ({layout.views})")
@@ -79,13 +88,13 @@ def prepare_data(layout: Layout, options: UpOptions, policies: Path, say: Say) -
     env_policies = ["--policies", str(policies)]
     say(f"demo data: generating {options.scale} enterprises (seed {options.seed}) …")
     shuyu_cli("data", "generate", "--out", str(layout.raw), "--scale", str(options.scale),
-              "--seed", str(options.seed))
+              "--seed", str(options.seed), env=env)
     say("demo data: masking …")
     shuyu_cli("data", "mask", "--raw", str(layout.raw), "--out", str(layout.masked),
-              *env_policies)
+              *env_policies, env=env)
     say("demo data: building authorised views …")
     shuyu_cli("data", "views", "--masked", str(layout.masked), "--out", str(layout.views),
-              *env_policies)
+              *env_policies, env=env)
     atomic_write_text(layout.views / ".built", f"scale={options.scale} seed={options.seed}\n")
 
 
@@ -114,8 +123,8 @@ def demo_accounts(layout: Layout, policies_dir: Path) -> tuple[Account, list[Acc
     accounts = [Account(u.username, known.get(u.username) or random_password(), "partner")
                 for p in policies.partners.values() for u in p.users]
     for staff in policies.staff.values():
-        role = next((g.rstrip("s") for g in ("admins", "reviewers", "operators")
-                     if g in staff.groups), "staff")
+        role = next((role for group, role in STAFF_ROLES.items() if group in staff.groups),
+                    "staff")
         accounts.append(Account(staff.username, known.get(staff.username) or random_password(),
                                 role))
     admin = next(a for a in accounts if a.role == "admin")
@@ -136,11 +145,12 @@ def up(options: UpOptions, say: Say, layout: Layout | None = None,
     say("engine: ok")
     if options.build_images:
         say("images: building offline (cached by content hash) …")
-        shuyu_cli("images", "build")
-    ensure_secrets(layout)
+        shuyu_cli("images", "build", env=settings.to_env())
+    ensure_secrets(layout, settings)
     say(f"secrets: {layout.secrets} (0600)")
-    prepare_data(layout, options, policies, say)
-    shuyu_cli("sandbox", "publish-views", "--views", str(layout.views))
+    env = child_env(layout, settings)
+    prepare_data(layout, options, policies, env, say)
+    shuyu_cli("sandbox", "publish-views", "--views", str(layout.views), env=env)
     say("views: published into their volumes (train split only)")
     write_env_file(layout, settings, http_port=options.http_port, http_bind=options.http_bind,
                    policies_dir=policies)
@@ -169,8 +179,9 @@ def down(layout: Layout | None = None, settings: PlatformSettings | None = None,
     """Stop the services (the firewall removes its rules) and the sandboxes."""
     layout = layout or Layout.default()
     settings = settings or PlatformSettings.from_env()
-    subprocess.run(["docker", "rm", "-f", *_sandbox_containers(settings)],
-                   capture_output=True, check=False)
+    sandboxes = _sandbox_containers(settings)
+    if sandboxes:
+        subprocess.run(["docker", "rm", "-f", *sandboxes], capture_output=True, check=False)
     if layout.env_file.exists():
         compose(layout, settings, ["down", "--remove-orphans", *(["--volumes"] if volumes else [])])
 
@@ -179,4 +190,4 @@ def _sandbox_containers(settings: PlatformSettings) -> list[str]:
     done = subprocess.run(["docker", "ps", "-aq", "--filter", "label=org.shuyu.role=sandbox",
                            "--filter", f"label=org.shuyu.project={settings.project}"],
                           capture_output=True, text=True, check=False)
-    return done.stdout.split() or ["--"]
+    return done.stdout.split()

@@ -61,19 +61,27 @@ class HubSession:
         return response.status_code in {301, 302, 303} and "login" not in response.headers.get(
             "Location", "login")
 
+    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        """Call the hub's REST API with this session's cookie (and its XSRF token)."""
+        token = self.http.cookies.get("_xsrf") or self._xsrf("/hub/home")
+        headers = {"X-XSRFToken": token, "Referer": f"{self.base}/hub/home"}
+        return self.http.request(method, f"{self.base}/hub/api{path}", headers=headers,
+                                 timeout=self.timeout, **kwargs)  # type: ignore[arg-type]
+
     def approved(self) -> set[str]:
         """Names an administrator has approved (needs an admin session)."""
         page = self.http.get(f"{self.base}/hub/authorize", timeout=self.timeout)
         page.raise_for_status()
         return set(re.findall(r'<tr class="success" id=([^\s>]+)>', page.text))
 
-    def approve(self, username: str) -> None:
-        """Approve `username` if not yet approved (the hub's link toggles)."""
-        if username in self.approved():
+    def approve(self, username: str, *, approved: bool = True) -> None:
+        """Approve (or withdraw approval of) `username`; the hub's link toggles, so look first."""
+        if (username in self.approved()) == approved:
             return
         self.http.get(f"{self.base}/hub/authorize/{username}", timeout=self.timeout)
-        if username not in self.approved():
-            raise ShuyuError(f"could not approve {username}: is the session an administrator's?")
+        if (username in self.approved()) != approved:
+            raise ShuyuError(f"could not change {username}'s approval: is this session an "
+                             "administrator's?")
 
 
 def create_accounts(base_url: str, admin: Account, others: list[Account]) -> None:

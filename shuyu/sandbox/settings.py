@@ -92,6 +92,11 @@ class PlatformSettings(BaseModel):
     def home_volume_template(self) -> str:
         return f"{self.project}-home-{{username}}"
 
+    def to_env(self) -> dict[str, str]:
+        """The `SHUYU_*` variables that make `from_env` return these settings."""
+        return {f"{ENV_PREFIX}{k.upper()}": str(v)
+                for k, v in self.model_dump(mode="json").items()}
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> PlatformSettings:
         """Settings from `SHUYU_*` variables; a bad value names the variable."""

@@ -1,0 +1,80 @@
+"""The whole platform, brought up for tests exactly as `make up` does, under its own
+project name, subnet and port so that it never touches a running demo."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shuyu.platform.layout import Layout
+from shuyu.platform.up import UpOptions, down, hub_session, up
+from shuyu.sandbox.accounts import Account, HubSession
+from shuyu.sandbox.settings import PlatformSettings
+
+TEST_SETTINGS = PlatformSettings(project="shuyutest", sandbox_subnet="10.214.0.0/24",
+                                 mem_limit="1G", idle_timeout=3600)
+TEST_PORT = 18000
+
+
+@dataclass
+class RunningPlatform:
+    url: str
+    settings: PlatformSettings
+    layout: Layout
+    accounts: dict[str, Account]
+
+    def login(self, username: str) -> HubSession:
+        return hub_session(self.url, self.accounts[username])
+
+    def container(self, username: str) -> str:
+        return f"{self.settings.project}-sbx-{username}"
+
+    def spawn(self, session: HubSession, username: str, timeout: float = 120) -> dict:  # type: ignore[type-arg]
+        """Start `username`'s server through the REST API and wait until it is ready."""
+        response = session.api("POST", f"/users/{username}/server")
+        assert response.status_code in {201, 202}, response.text
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = session.api("GET", f"/users/{username}").json()
+            server = model.get("servers", {}).get("", {})
+            if server.get("ready"):
+                return server  # type: ignore[no-any-return]
+            time.sleep(0.2)
+        raise TimeoutError(f"{username}'s server was not ready after {timeout}s")
+
+    def stop(self, session: HubSession, username: str) -> None:
+        session.api("DELETE", f"/users/{username}/server")
+
+
+def _remove_volumes(project: str) -> None:
+    names = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    mine = [n for n in names if n.startswith((f"{project}-view-", f"{project}-home-"))]
+    if mine:
+        subprocess.run(["docker", "volume", "rm", "-f", *mine], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    layout = Layout(Path(tmp_path_factory.mktemp("platform")))
+    settings = TEST_SETTINGS
+    down(layout, settings, volumes=True)
+    _remove_volumes(settings.project)
+    options = UpOptions(scale=400, seed=7, http_port=TEST_PORT, build_images=False)
+    try:
+        url = up(options, say=lambda line: print(f"[platform] {line}"), layout=layout,
+                 settings=settings)
+        accounts = {}
+        for line in layout.demo_accounts.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                name, role, password = line.split()
+                accounts[name] = Account(name, password, role)
+        yield RunningPlatform(url, settings, layout, accounts)
+    finally:
+        down(layout, settings, volumes=True)
+        _remove_volumes(settings.project)
