@@ -23,7 +23,8 @@ c.JupyterHub.cookie_secret_file = f"{STATE}/jupyterhub_cookie_secret"
 c.ConfigurableHTTPProxy.pid_file = f"{STATE}/jupyterhub-proxy.pid"
 
 c.JupyterHub.authenticator_class = os.environ.get(
-    "SHUYU_AUTHENTICATOR", "shuyu.sandbox.auth.ShuyuNativeAuthenticator")
+    "SHUYU_AUTHENTICATOR", "shuyu.sandbox.auth.ShuyuNativeAuthenticator"
+)
 c.Authenticator.allowed_users = roles.usernames(policies)
 c.Authenticator.admin_users = roles.admins(policies)
 c.JupyterHub.load_groups = roles.groups(policies)
@@ -35,8 +36,15 @@ c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 c.Spawner.default_url = "/lab"
 
-c.JupyterHub.services = [{
-    "name": "idle-culler",
-    "command": [sys.executable, "-m", "jupyterhub_idle_culler",
-                f"--timeout={settings.idle_timeout}", f"--cull-every={settings.cull_every}"],
-}]
+c.JupyterHub.services = [
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable,
+            "-m",
+            "jupyterhub_idle_culler",
+            f"--timeout={settings.idle_timeout}",
+            f"--cull-every={settings.cull_every}",
+        ],
+    }
+]

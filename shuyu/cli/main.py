@@ -28,8 +28,11 @@ app.add_typer(data.app, name="data")
 def _register_optional() -> None:
     """Groups whose third-party dependencies (docker, mlflow, torch) live only in some
     images: each is offered where it can run and absent elsewhere."""
-    for module, name in (("shuyu.cli.sandbox", "sandbox"), ("shuyu.cli.tracking", "mlflow"),
-                         ("shuyu.cli.train", "train")):
+    for module, name in (
+        ("shuyu.cli.sandbox", "sandbox"),
+        ("shuyu.cli.tracking", "mlflow"),
+        ("shuyu.cli.train", "train"),
+    ):
         try:
             mod = importlib.import_module(module)
         except ImportError:

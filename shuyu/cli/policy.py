@@ -10,8 +10,9 @@ import typer
 from shuyu.errors import ProblemsError
 from shuyu.policy import load_policies
 
-app = typer.Typer(help="Policies: catalogue, scenarios, thresholds, review chain.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Policies: catalogue, scenarios, thresholds, review chain.", no_args_is_help=True
+)
 
 PoliciesOption = Annotated[
     Path | None,

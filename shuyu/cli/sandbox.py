@@ -18,22 +18,30 @@ from shuyu.sandbox import firewall
 from shuyu.sandbox.grants import NotAuthorised, grant_sandbox
 from shuyu.sandbox.settings import PlatformSettings
 
-app = typer.Typer(help="Sandboxes: firewall rules, view volumes, authorisation.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Sandboxes: firewall rules, view volumes, authorisation.", no_args_is_help=True
+)
 fw = typer.Typer(help="Host firewall for the sandbox network.", no_args_is_help=True)
 app.add_typer(fw, name="firewall")
 
-HostPorts = Annotated[list[int] | None, typer.Option(
-    "--host-port", help="Host port sandboxes may reach (only for a hub running on the host).")]
+HostPorts = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--host-port", help="Host port sandboxes may reach (only for a hub running on the host)."
+    ),
+]
 
 
-def firewall_plan(settings: PlatformSettings, host_ports: list[int] | None = None
-                  ) -> firewall.FirewallPlan:
+def firewall_plan(
+    settings: PlatformSettings, host_ports: list[int] | None = None
+) -> firewall.FirewallPlan:
     return firewall.FirewallPlan(
         bridge=settings.sandbox_bridge,
         subnet=settings.sandbox_subnet,
-        peers=(firewall.Peer(settings.hub_ip, settings.hub_api_port),
-               firewall.Peer(settings.mlflow_ip, settings.mlflow_port)),
+        peers=(
+            firewall.Peer(settings.hub_ip, settings.hub_api_port),
+            firewall.Peer(settings.mlflow_ip, settings.mlflow_port),
+        ),
         hub_ip=settings.hub_ip,
         sandbox_port=settings.sandbox_port,
         host_ports=tuple(host_ports or ()),
@@ -69,9 +77,10 @@ def fw_show() -> None:
 
 
 @fw.command("run")
-def fw_run(host_port: HostPorts = None,
-           check_every: Annotated[float, typer.Option(help="Seconds between checks.")] = 5.0
-           ) -> None:
+def fw_run(
+    host_port: HostPorts = None,
+    check_every: Annotated[float, typer.Option(help="Seconds between checks.")] = 5.0,
+) -> None:
     """Install the rules, keep them installed, and remove them on SIGTERM/SIGINT."""
     plan = firewall_plan(PlatformSettings.from_env(), host_port)
     stopping = False
@@ -125,8 +134,9 @@ def publish_views_cmd(
 def grant_cmd(
     username: str,
     policies: Annotated[Path | None, typer.Option(help="Policy directory.")] = None,
-    on: Annotated[str | None, typer.Option(help="Date to check (YYYY-MM-DD); default today.")
-                  ] = None,
+    on: Annotated[
+        str | None, typer.Option(help="Date to check (YYYY-MM-DD); default today.")
+    ] = None,
 ) -> None:
     """Show what sandbox USERNAME would get, or why not."""
     day = dt.date.fromisoformat(on) if on else dt.date.today()

@@ -74,8 +74,12 @@ def read_manifest(view_dir: Path) -> ViewManifest:
     try:
         return ViewManifest.model_validate_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(str(path), "no view manifest here",
-                         hint="build views with `shuyu data views`") from None
+        raise InputError(
+            str(path), "no view manifest here", hint="build views with `shuyu data views`"
+        ) from None
     except ValueError as exc:
-        raise InputError(str(path), f"not a valid view manifest: {exc}".replace("\n", " "),
-                         hint="rebuild the view with `shuyu data views`") from None
+        raise InputError(
+            str(path),
+            f"not a valid view manifest: {exc}".replace("\n", " "),
+            hint="rebuild the view with `shuyu data views`",
+        ) from None

@@ -17,44 +17,70 @@ COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
 def compose_command() -> list[str]:
     """The compose CLI this machine has; v2 preferred."""
-    if shutil.which("docker") and subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, check=False
+        ).returncode
+        == 0
+    ):
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    raise ShuyuError("neither `docker compose` nor `docker-compose` is installed: "
-                     "install Debian's docker-compose package or the Compose v2 plugin")
+    raise ShuyuError(
+        "neither `docker compose` nor `docker-compose` is installed: "
+        "install Debian's docker-compose package or the Compose v2 plugin"
+    )
 
 
-def write_env_file(layout: Layout, settings: PlatformSettings, *, http_port: int,
-                   http_bind: str, policies_dir: Path) -> Path:
+def write_env_file(
+    layout: Layout,
+    settings: PlatformSettings,
+    *,
+    http_port: int,
+    http_bind: str,
+    policies_dir: Path,
+) -> Path:
     """The --env-file: compose's own variables and every SHUYU_* setting the services read."""
     values = settings.to_env()
-    values.update({
-        "SHUYU_ENV_FILE": str(layout.env_file),
-        "SHUYU_HUB_IP": settings.hub_ip,
-        "SHUYU_MLFLOW_IP": settings.mlflow_ip,
-        "SHUYU_BRIDGE": settings.sandbox_bridge,
-        "SHUYU_HTTP_PORT": str(http_port),
-        "SHUYU_HTTP_BIND": http_bind,
-        "SHUYU_SECRETS_DIR": str(layout.secrets),
-        "SHUYU_POLICIES_DIR": str(policies_dir.resolve()),
-        # inside the containers
-        "SHUYU_POLICIES": "/etc/shuyu/policies",
-        "SHUYU_SECRETS_DIR_IN_CONTAINER": "/run/shuyu-secrets",
-    })
+    values.update(
+        {
+            "SHUYU_ENV_FILE": str(layout.env_file),
+            "SHUYU_HUB_IP": settings.hub_ip,
+            "SHUYU_MLFLOW_IP": settings.mlflow_ip,
+            "SHUYU_BRIDGE": settings.sandbox_bridge,
+            "SHUYU_HTTP_PORT": str(http_port),
+            "SHUYU_HTTP_BIND": http_bind,
+            "SHUYU_SECRETS_DIR": str(layout.secrets),
+            "SHUYU_POLICIES_DIR": str(policies_dir.resolve()),
+            # inside the containers
+            "SHUYU_POLICIES": "/etc/shuyu/policies",
+            "SHUYU_SECRETS_DIR_IN_CONTAINER": "/run/shuyu-secrets",
+        }
+    )
     text = "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
     atomic_write_text(layout.env_file, text, mode=0o600)
     return layout.env_file
 
 
-def compose(layout: Layout, settings: PlatformSettings, args: Sequence[str], *,
-            capture: bool = False) -> subprocess.CompletedProcess[str]:
-    cmd = [*compose_command(), "--project-name", settings.project, "--file", str(COMPOSE_FILE),
-           "--env-file", str(layout.env_file), *args]
+def compose(
+    layout: Layout, settings: PlatformSettings, args: Sequence[str], *, capture: bool = False
+) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        *compose_command(),
+        "--project-name",
+        settings.project,
+        "--file",
+        str(COMPOSE_FILE),
+        "--env-file",
+        str(layout.env_file),
+        *args,
+    ]
     done = subprocess.run(cmd, capture_output=capture, text=True, check=False)
     if done.returncode != 0:
         detail = (done.stderr or "").strip().splitlines()[-3:] if capture else []
-        raise ShuyuError(f"{' '.join(cmd[:2])} {' '.join(args)} failed "
-                         f"(exit {done.returncode}){': ' + ' | '.join(detail) if detail else ''}")
+        raise ShuyuError(
+            f"{' '.join(cmd[:2])} {' '.join(args)} failed "
+            f"(exit {done.returncode}){': ' + ' | '.join(detail) if detail else ''}"
+        )
     return done

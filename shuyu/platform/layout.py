@@ -1,13 +1,13 @@
 """Where the platform keeps its run-time state on the host (never in the repository).
 
-    var/                      $SHUYU_VAR (default: ./var of the checkout)
-      shuyu.env               compose --env-file: every SHUYU_* setting
-      secrets/                0700; files 0600
-        masking.key           host only: masking runs on the host, never in a container
-        hub/                  mounted into the hub only
-        mlflow/               mounted into MLflow only
-        demo-accounts.txt     the demo accounts' passwords
-      data/raw, data/masked, data/views
+var/                      $SHUYU_VAR (default: ./var of the checkout)
+  shuyu.env               compose --env-file: every SHUYU_* setting
+  secrets/                0700; files 0600
+    masking.key           host only: masking runs on the host, never in a container
+    hub/                  mounted into the hub only
+    mlflow/               mounted into MLflow only
+    demo-accounts.txt     the demo accounts' passwords
+  data/raw, data/masked, data/views
 """
 
 from __future__ import annotations

@@ -44,19 +44,30 @@ class UpOptions:
 
 def shuyu_cli(*args: str, env: dict[str, str] | None = None) -> None:
     """Run a `shuyu` sub-command in a child process, failing with its one-line error."""
-    done = subprocess.run([sys.executable, "-m", "shuyu.cli.main", *args], capture_output=True,
-                          text=True, check=False, env={**os.environ, **(env or {})})
+    done = subprocess.run(
+        [sys.executable, "-m", "shuyu.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise ShuyuError(f"shuyu {' '.join(args[:2])}: {last}")
 
 
 def check_engine() -> None:
-    done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
-        raise ShuyuError("the Docker engine does not answer: start dockerd (or run "
-                         "`sudo systemctl start docker`) and make sure you may use it")
+        raise ShuyuError(
+            "the Docker engine does not answer: start dockerd (or run "
+            "`sudo systemctl start docker`) and make sure you may use it"
+        )
 
 
 def child_env(layout: Layout, settings: PlatformSettings) -> dict[str, str]:
@@ -69,8 +80,9 @@ def ensure_secrets(layout: Layout, settings: PlatformSettings) -> None:
     layout.secret_dir(layout.hub_secrets)
     layout.secret_dir(layout.mlflow_secrets)
     if not layout.masking_key.exists():
-        shuyu_cli("data", "keygen", "--out", str(layout.masking_key),
-                  env=child_env(layout, settings))
+        shuyu_cli(
+            "data", "keygen", "--out", str(layout.masking_key), env=child_env(layout, settings)
+        )
     admin = ensure_secret(layout.mlflow_secrets / "admin_password")
     ensure_secret(layout.mlflow_secrets / "gate_password")
     # the hub provisions partners' MLflow accounts with the MLflow admin's password
@@ -79,22 +91,48 @@ def ensure_secrets(layout: Layout, settings: PlatformSettings) -> None:
         atomic_write_text(hub_copy, admin + "\n", mode=0o600)
 
 
-def prepare_data(layout: Layout, options: UpOptions, policies: Path, env: dict[str, str],
-                 say: Say) -> None:
+def prepare_data(
+    layout: Layout, options: UpOptions, policies: Path, env: dict[str, str], say: Say
+) -> None:
     """Demo data through the real pipeline; kept when already built for these policies."""
     if (layout.views / ".built").exists():
         say(f"demo data: kept ({layout.views})")
         return
     env_policies = ["--policies", str(policies)]
     say(f"demo data: generating {options.scale} enterprises (seed {options.seed}) …")
-    shuyu_cli("data", "generate", "--out", str(layout.raw), "--scale", str(options.scale),
-              "--seed", str(options.seed), env=env)
+    shuyu_cli(
+        "data",
+        "generate",
+        "--out",
+        str(layout.raw),
+        "--scale",
+        str(options.scale),
+        "--seed",
+        str(options.seed),
+        env=env,
+    )
     say("demo data: masking …")
-    shuyu_cli("data", "mask", "--raw", str(layout.raw), "--out", str(layout.masked),
-              *env_policies, env=env)
+    shuyu_cli(
+        "data",
+        "mask",
+        "--raw",
+        str(layout.raw),
+        "--out",
+        str(layout.masked),
+        *env_policies,
+        env=env,
+    )
     say("demo data: building authorised views …")
-    shuyu_cli("data", "views", "--masked", str(layout.masked), "--out", str(layout.views),
-              *env_policies, env=env)
+    shuyu_cli(
+        "data",
+        "views",
+        "--masked",
+        str(layout.masked),
+        "--out",
+        str(layout.views),
+        *env_policies,
+        env=env,
+    )
     atomic_write_text(layout.views / ".built", f"scale={options.scale} seed={options.seed}\n")
 
 
@@ -107,8 +145,9 @@ def wait_for_hub(url: str, timeout: float = 120) -> None:
         except requests.RequestException:
             pass
         time.sleep(1)
-    raise ShuyuError(f"the hub did not answer at {url} within {timeout:.0f}s: "
-                     "see `docker-compose logs hub`")
+    raise ShuyuError(
+        f"the hub did not answer at {url} within {timeout:.0f}s: see `docker-compose logs hub`"
+    )
 
 
 def demo_accounts(layout: Layout, policies_dir: Path) -> tuple[Account, list[Account]]:
@@ -120,13 +159,16 @@ def demo_accounts(layout: Layout, policies_dir: Path) -> tuple[Account, list[Acc
             parts = line.split()
             if len(parts) == 3 and not line.startswith("#"):
                 known[parts[0]] = parts[2]
-    accounts = [Account(u.username, known.get(u.username) or random_password(), "partner")
-                for p in policies.partners.values() for u in p.users]
+    accounts = [
+        Account(u.username, known.get(u.username) or random_password(), "partner")
+        for p in policies.partners.values()
+        for u in p.users
+    ]
     for staff in policies.staff.values():
-        role = next((role for group, role in STAFF_ROLES.items() if group in staff.groups),
-                    "staff")
-        accounts.append(Account(staff.username, known.get(staff.username) or random_password(),
-                                role))
+        role = next((role for group, role in STAFF_ROLES.items() if group in staff.groups), "staff")
+        accounts.append(
+            Account(staff.username, known.get(staff.username) or random_password(), role)
+        )
     admin = next(a for a in accounts if a.role == "admin")
     others = [a for a in accounts if a is not admin]
     lines = ["# shuyu demo accounts: username role password (keep this file private)"]
@@ -135,8 +177,12 @@ def demo_accounts(layout: Layout, policies_dir: Path) -> tuple[Account, list[Acc
     return admin, others
 
 
-def up(options: UpOptions, say: Say, layout: Layout | None = None,
-       settings: PlatformSettings | None = None) -> str:
+def up(
+    options: UpOptions,
+    say: Say,
+    layout: Layout | None = None,
+    settings: PlatformSettings | None = None,
+) -> str:
     layout = layout or Layout.default()
     settings = settings or PlatformSettings.from_env()
     policies = options.policies_dir or default_policies_dir()
@@ -152,8 +198,13 @@ def up(options: UpOptions, say: Say, layout: Layout | None = None,
     prepare_data(layout, options, policies, env, say)
     shuyu_cli("sandbox", "publish-views", "--views", str(layout.views), env=env)
     say("views: published into their volumes (train split only)")
-    write_env_file(layout, settings, http_port=options.http_port, http_bind=options.http_bind,
-                   policies_dir=policies)
+    write_env_file(
+        layout,
+        settings,
+        http_port=options.http_port,
+        http_bind=options.http_bind,
+        policies_dir=policies,
+    )
     compose(layout, settings, ["up", "-d", "--remove-orphans"])
     url = f"http://127.0.0.1:{options.http_port}"
     wait_for_hub(url)
@@ -174,8 +225,9 @@ def hub_session(url: str, account: Account) -> HubSession:
     return session
 
 
-def down(layout: Layout | None = None, settings: PlatformSettings | None = None, *,
-         volumes: bool = False) -> None:
+def down(
+    layout: Layout | None = None, settings: PlatformSettings | None = None, *, volumes: bool = False
+) -> None:
     """Stop the services (the firewall removes its rules) and the sandboxes."""
     layout = layout or Layout.default()
     settings = settings or PlatformSettings.from_env()
@@ -187,7 +239,18 @@ def down(layout: Layout | None = None, settings: PlatformSettings | None = None,
 
 
 def _sandbox_containers(settings: PlatformSettings) -> list[str]:
-    done = subprocess.run(["docker", "ps", "-aq", "--filter", "label=org.shuyu.role=sandbox",
-                           "--filter", f"label=org.shuyu.project={settings.project}"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-aq",
+            "--filter",
+            "label=org.shuyu.role=sandbox",
+            "--filter",
+            f"label=org.shuyu.project={settings.project}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.stdout.split()

@@ -54,8 +54,15 @@ def load_policies(directory: Path | None = None) -> Policies:
     root = Path(directory) if directory is not None else default_policies_dir()
     problems: list[Problem] = []
     if not root.is_dir():
-        raise ProblemsError([Problem(str(root), "-", "policy directory not found; pass "
-                                     "--policies DIR or set SHUYU_POLICIES")])
+        raise ProblemsError(
+            [
+                Problem(
+                    str(root),
+                    "-",
+                    "policy directory not found; pass --policies DIR or set SHUYU_POLICIES",
+                )
+            ]
+        )
 
     catalogue = _load_many(root / "catalogue", Dataset, problems)
     scenarios = _load_many(root / "scenarios", Scenario, problems)
@@ -75,8 +82,11 @@ def load_policies(directory: Path | None = None) -> Policies:
     if masking is not None:
         for dataset_id in masking.k_overrides:
             if dataset_id not in {d.id for d in catalogue.values()}:
-                problems.append(Problem(str(root / "masking.yaml"), f"k_overrides.{dataset_id}",
-                                        "unknown dataset"))
+                problems.append(
+                    Problem(
+                        str(root / "masking.yaml"), f"k_overrides.{dataset_id}", "unknown dataset"
+                    )
+                )
 
     problems += _check_unique_ids(catalogue, "dataset")
     problems += _check_unique_ids(scenarios, "scenario")
@@ -122,8 +132,9 @@ def _load_one(path: Path, model: type[M], problems: list[Problem]) -> M | None:
         return None
 
 
-def _load_many(directory: Path, model: type[Identified],
-               problems: list[Problem]) -> dict[Path, Identified]:
+def _load_many(
+    directory: Path, model: type[Identified], problems: list[Problem]
+) -> dict[Path, Identified]:
     loaded: dict[Path, Identified] = {}
     files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
     if not files:
@@ -133,8 +144,9 @@ def _load_many(directory: Path, model: type[Identified],
         if item is None:
             continue
         if item.id != path.stem:
-            problems.append(Problem(str(path), "id",
-                                    f"id {item.id!r} must match the file name {path.stem!r}"))
+            problems.append(
+                Problem(str(path), "id", f"id {item.id!r} must match the file name {path.stem!r}")
+            )
         loaded[path] = item
     return loaded
 
@@ -155,8 +167,17 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"keep", "drop", "pseudonym", "partial", "date", "age_band", "region",
-                      "bucket", "clip"} and out.endswith("masking"):
+        elif part in {
+            "keep",
+            "drop",
+            "pseudonym",
+            "partial",
+            "date",
+            "age_band",
+            "region",
+            "bucket",
+            "clip",
+        } and out.endswith("masking"):
             continue  # pydantic names the union branch; the user wrote `rule:` already
         else:
             out += f".{part}" if out else str(part)
@@ -171,8 +192,9 @@ def _check_unique_ids(items: dict[Path, Any], kind: str) -> list[Problem]:
     problems = []
     for path, item in items.items():
         if item.id in seen:
-            problems.append(Problem(str(path), "id",
-                                    f"{kind} id {item.id!r} already used by {seen[item.id]}"))
+            problems.append(
+                Problem(str(path), "id", f"{kind} id {item.id!r} already used by {seen[item.id]}")
+            )
         seen[item.id] = path
     return problems
 
@@ -184,14 +206,20 @@ def _check_accounts(path: Path, partners: PartnersFile) -> list[Problem]:
         for j, user in enumerate(partner.users):
             where = f"partners[{i}].users[{j}].username"
             if user.username in seen:
-                problems.append(Problem(str(path), where,
-                                        f"{user.username!r} is already {seen[user.username]}"))
+                problems.append(
+                    Problem(str(path), where, f"{user.username!r} is already {seen[user.username]}")
+                )
             seen[user.username] = f"a user of partner {partner.id}"
     for i, staff in enumerate(partners.staff):
         if staff.username in seen:
-            problems.append(Problem(str(path), f"staff[{i}].username",
-                                    f"{staff.username!r} is already {seen[staff.username]}; "
-                                    "a partner user may not also be staff"))
+            problems.append(
+                Problem(
+                    str(path),
+                    f"staff[{i}].username",
+                    f"{staff.username!r} is already {seen[staff.username]}; "
+                    "a partner user may not also be staff",
+                )
+            )
         seen[staff.username] = "a staff account"
     ids = [p.id for p in partners.partners]
     for i, pid in enumerate(ids):
@@ -200,28 +228,43 @@ def _check_accounts(path: Path, partners: PartnersFile) -> list[Problem]:
     return problems
 
 
-def _check_chain(root: Path, partners: PartnersFile, chain: ReviewChainPolicy,
-                 scenarios: dict[Path, Scenario]) -> list[Problem]:
+def _check_chain(
+    root: Path, partners: PartnersFile, chain: ReviewChainPolicy, scenarios: dict[Path, Scenario]
+) -> list[Problem]:
     groups = {g for s in partners.staff for g in s.groups}
     problems = []
     for i, level in enumerate(chain.levels):
         if level.group not in groups:
-            problems.append(Problem(str(root / "review_chain.yaml"), f"levels[{i}].group",
-                                    f"no staff account is in group {level.group!r}"))
+            problems.append(
+                Problem(
+                    str(root / "review_chain.yaml"),
+                    f"levels[{i}].group",
+                    f"no staff account is in group {level.group!r}",
+                )
+            )
     for path, scenario in scenarios.items():
         for i, level in enumerate(scenario.review_chain or []):
             if level.group not in groups:
-                problems.append(Problem(str(path), f"review_chain[{i}].group",
-                                        f"no staff account is in group {level.group!r}"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        f"review_chain[{i}].group",
+                        f"no staff account is in group {level.group!r}",
+                    )
+                )
     return problems
 
 
-def _check_scenario(path: Path, s: Scenario, catalogue: dict[Path, Dataset],
-                    partner_ids: set[str]) -> list[Problem]:
+def _check_scenario(
+    path: Path, s: Scenario, catalogue: dict[Path, Dataset], partner_ids: set[str]
+) -> list[Problem]:
     file = str(path)
     datasets = {d.id: d for d in catalogue.values()}
-    problems = [Problem(file, f"partners[{i}]", f"unknown partner {pid!r}; add it to partners.yaml")
-                for i, pid in enumerate(s.partners) if pid not in partner_ids]
+    problems = [
+        Problem(file, f"partners[{i}]", f"unknown partner {pid!r}; add it to partners.yaml")
+        for i, pid in enumerate(s.partners)
+        if pid not in partner_ids
+    ]
     problems += _check_authorised_datasets(file, s, datasets)
     used: dict[str, set[str]] = {d: set() for d in s.datasets}
     columns = [(f"features[{i}]", f) for i, f in enumerate(s.features)] + [("label", s.label)]
@@ -231,8 +274,9 @@ def _check_scenario(path: Path, s: Scenario, catalogue: dict[Path, Dataset],
     return problems
 
 
-def _check_authorised_datasets(file: str, s: Scenario,
-                               datasets: dict[str, Dataset]) -> list[Problem]:
+def _check_authorised_datasets(
+    file: str, s: Scenario, datasets: dict[str, Dataset]
+) -> list[Problem]:
     problems: list[Problem] = []
     for dataset_id, fields in s.datasets.items():
         dataset = datasets.get(dataset_id)
@@ -240,39 +284,72 @@ def _check_authorised_datasets(file: str, s: Scenario,
             problems.append(Problem(file, f"datasets.{dataset_id}", "dataset not in the catalogue"))
             continue
         if s.entity not in dataset.keys:
-            problems.append(Problem(file, f"datasets.{dataset_id}",
-                                    f"dataset has no {s.entity.value} key to join on"))
-        problems += [Problem(file, f"datasets.{dataset_id}[{j}]",
-                             f"field {field_id!r} is not in dataset {dataset_id}")
-                     for j, field_id in enumerate(fields) if field_id not in dataset.field_ids]
+            problems.append(
+                Problem(
+                    file,
+                    f"datasets.{dataset_id}",
+                    f"dataset has no {s.entity.value} key to join on",
+                )
+            )
+        problems += [
+            Problem(
+                file,
+                f"datasets.{dataset_id}[{j}]",
+                f"field {field_id!r} is not in dataset {dataset_id}",
+            )
+            for j, field_id in enumerate(fields)
+            if field_id not in dataset.field_ids
+        ]
     if s.spine not in s.datasets:
         problems.append(Problem(file, "spine", f"spine {s.spine!r} is not one of the datasets"))
     elif s.spine in datasets and datasets[s.spine].grain != "entity":
-        problems.append(Problem(file, "spine",
-                                f"spine {s.spine!r} must have one row per {s.entity.value}"))
+        problems.append(
+            Problem(file, "spine", f"spine {s.spine!r} must have one row per {s.entity.value}")
+        )
     return problems
 
 
-def _check_column(file: str, where: str, feature: Feature, s: Scenario, *,
-                  datasets: dict[str, Dataset], used: dict[str, set[str]]) -> list[Problem]:
+def _check_column(
+    file: str,
+    where: str,
+    feature: Feature,
+    s: Scenario,
+    *,
+    datasets: dict[str, Dataset],
+    used: dict[str, set[str]],
+) -> list[Problem]:
     """One feature (or the label): authorised, aggregated as its grain needs, of a type
     its aggregation can take."""
     if feature.dataset not in s.datasets:
-        return [Problem(file, f"{where}.dataset",
-                        f"{feature.dataset!r} is not an authorised dataset of this scenario")]
+        return [
+            Problem(
+                file,
+                f"{where}.dataset",
+                f"{feature.dataset!r} is not an authorised dataset of this scenario",
+            )
+        ]
     authorised = s.datasets[feature.dataset]
     if feature.field not in authorised:
-        return [Problem(file, f"{where}.field",
-                        f"{feature.dataset}.{feature.field} is not among the authorised fields")]
+        return [
+            Problem(
+                file,
+                f"{where}.field",
+                f"{feature.dataset}.{feature.field} is not among the authorised fields",
+            )
+        ]
     problems: list[Problem] = []
     used[feature.dataset].add(feature.field)
     if feature.where is not None:
         if feature.where.field in authorised:
             used[feature.dataset].add(feature.where.field)
         else:
-            problems.append(Problem(file, f"{where}.where.field",
-                                    f"{feature.dataset}.{feature.where.field} is not among the "
-                                    "authorised fields"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.where.field",
+                    f"{feature.dataset}.{feature.where.field} is not among the authorised fields",
+                )
+            )
     dataset = datasets.get(feature.dataset)
     if dataset is None or feature.field not in dataset.field_ids:
         return problems
@@ -280,21 +357,36 @@ def _check_column(file: str, where: str, feature: Feature, s: Scenario, *,
     name = f"{feature.dataset}.{feature.field}"
     if spec.role is Role.direct_identifier and feature.agg not in {"count", "n_distinct"}:
         # counting records by their ids is fine: only the count reaches the view
-        problems.append(Problem(file, f"{where}.field", f"{name} is a direct identifier: only "
-                                "count or n_distinct of it may be a model input"))
+        problems.append(
+            Problem(
+                file,
+                f"{where}.field",
+                f"{name} is a direct identifier: only "
+                "count or n_distinct of it may be a model input",
+            )
+        )
     if spec.masking.rule == "drop":
         problems.append(Problem(file, f"{where}.field", f"{name} is dropped by masking"))
         return problems
     if dataset.grain == "event" and feature.agg is None:
-        problems.append(Problem(file, f"{where}.agg",
-                                f"{feature.dataset} has many rows per entity: give an agg"))
+        problems.append(
+            Problem(
+                file, f"{where}.agg", f"{feature.dataset} has many rows per entity: give an agg"
+            )
+        )
     if dataset.grain == "entity" and feature.agg is not None:
-        problems.append(Problem(file, f"{where}.agg",
-                                f"{feature.dataset} has one row per entity: remove agg"))
+        problems.append(
+            Problem(file, f"{where}.agg", f"{feature.dataset} has one row per entity: remove agg")
+        )
     kind = masked_type(spec)
     if feature.agg in {"sum", "mean", "min", "max"} and kind not in _NUMBERS:
-        problems.append(Problem(file, f"{where}.agg", f"{feature.agg} needs a number, but the "
-                                f"masked {feature.field} is {kind.value}"))
+        problems.append(
+            Problem(
+                file,
+                f"{where}.agg",
+                f"{feature.agg} needs a number, but the masked {feature.field} is {kind.value}",
+            )
+        )
     if feature.agg == "any" and kind is not FieldType.bool:
         problems.append(Problem(file, f"{where}.agg", "any needs a bool field"))
     return problems
@@ -303,21 +395,31 @@ def _check_column(file: str, where: str, feature: Feature, s: Scenario, *,
 _NUMBERS = {FieldType.int, FieldType.float, FieldType.bool}
 
 
-def _check_minimum_necessary(file: str, s: Scenario, datasets: dict[str, Dataset],
-                             used: dict[str, set[str]]) -> list[Problem]:
+def _check_minimum_necessary(
+    file: str, s: Scenario, datasets: dict[str, Dataset], used: dict[str, set[str]]
+) -> list[Problem]:
     """Every authorised field is used by a feature, the label or a filter, or is the
     join key: nothing is authorised 'just in case' (最小必要)."""
     problems: list[Problem] = []
     for dataset_id, fields in s.datasets.items():
         dataset = datasets.get(dataset_id)
         key = dataset.keys.get(s.entity) if dataset else None
-        problems += [Problem(file, f"datasets.{dataset_id}[{j}]",
-                             f"field {field_id!r} is authorised but no feature uses it; remove "
-                             "it (minimum necessary)")
-                     for j, field_id in enumerate(fields)
-                     if field_id not in used.get(dataset_id, set()) and field_id != key]
+        problems += [
+            Problem(
+                file,
+                f"datasets.{dataset_id}[{j}]",
+                f"field {field_id!r} is authorised but no feature uses it; remove "
+                "it (minimum necessary)",
+            )
+            for j, field_id in enumerate(fields)
+            if field_id not in used.get(dataset_id, set()) and field_id != key
+        ]
         if key is not None and key not in fields:
-            problems.append(Problem(file, f"datasets.{dataset_id}",
-                                    f"add the join key {key!r}: it is needed to link the "
-                                    "dataset to the entity"))
+            problems.append(
+                Problem(
+                    file,
+                    f"datasets.{dataset_id}",
+                    f"add the join key {key!r}: it is needed to link the dataset to the entity",
+                )
+            )
     return problems

@@ -160,7 +160,14 @@ class TopBottomCode(Strict):
 
 
 MaskingRule = Annotated[
-    Keep | Drop | Pseudonym | PartialMask | DateGeneralise | AgeBand | RegionGeneralise | Bucket
+    Keep
+    | Drop
+    | Pseudonym
+    | PartialMask
+    | DateGeneralise
+    | AgeBand
+    | RegionGeneralise
+    | Bucket
     | TopBottomCode,
     Field(discriminator="rule"),
 ]
@@ -260,8 +267,11 @@ class Dataset(Strict):
 
     @property
     def quasi_identifiers(self) -> list[str]:
-        return [f.id for f in self.fields if f.role is Role.quasi_identifier
-                and f.masking.rule != "drop"]
+        return [
+            f.id
+            for f in self.fields
+            if f.role is Role.quasi_identifier and f.masking.rule != "drop"
+        ]
 
 
 # ---------------------------------------------------------------- partners
@@ -486,8 +496,9 @@ class Policies(Strict):
         partner = self.partner_of(username)
         if partner is None:
             return []
-        return [s for s in self.scenarios.values()
-                if partner.id in s.partners and s.is_valid_on(day)]
+        return [
+            s for s in self.scenarios.values() if partner.id in s.partners and s.is_valid_on(day)
+        ]
 
     def used_datasets(self) -> list[str]:
         """Catalogue datasets that some scenario needs, in catalogue order."""

@@ -47,8 +47,12 @@ class HubSession:
 
     def signup(self, username: str, password: str) -> str:
         """Sign up; returns the hub's message (created, awaiting approval, or why not)."""
-        data = {"username": username, "signup_password": password,
-                "signup_password_confirmation": password, "_xsrf": self._xsrf("/hub/signup")}
+        data = {
+            "username": username,
+            "signup_password": password,
+            "signup_password_confirmation": password,
+            "_xsrf": self._xsrf("/hub/signup"),
+        }
         response = self.http.post(f"{self.base}/hub/signup", data=data, timeout=self.timeout)
         response.raise_for_status()
         match = re.search(r'class="alert[^"]*"[^>]*>\s*(.*?)\s*<', response.text, re.S)
@@ -56,17 +60,20 @@ class HubSession:
 
     def login(self, username: str, password: str) -> bool:
         data = {"username": username, "password": password, "_xsrf": self._xsrf("/hub/login")}
-        response = self.http.post(f"{self.base}/hub/login", data=data, timeout=self.timeout,
-                                  allow_redirects=False)
+        response = self.http.post(
+            f"{self.base}/hub/login", data=data, timeout=self.timeout, allow_redirects=False
+        )
         return response.status_code in {301, 302, 303} and "login" not in response.headers.get(
-            "Location", "login")
+            "Location", "login"
+        )
 
     def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
         """Call the hub's REST API with this session's cookie (and its XSRF token)."""
         token = self.http.cookies.get("_xsrf") or self._xsrf("/hub/home")
         headers = {"X-XSRFToken": token, "Referer": f"{self.base}/hub/home"}
-        return self.http.request(method, f"{self.base}/hub/api{path}", headers=headers,
-                                 timeout=self.timeout, **kwargs)  # type: ignore[arg-type]
+        return self.http.request(
+            method, f"{self.base}/hub/api{path}", headers=headers, timeout=self.timeout, **kwargs
+        )  # type: ignore[arg-type]
 
     def approved(self) -> set[str]:
         """Names an administrator has approved (needs an admin session)."""
@@ -80,8 +87,9 @@ class HubSession:
             return
         self.http.get(f"{self.base}/hub/authorize/{username}", timeout=self.timeout)
         if (username in self.approved()) != approved:
-            raise ShuyuError(f"could not change {username}'s approval: is this session an "
-                             "administrator's?")
+            raise ShuyuError(
+                f"could not change {username}'s approval: is this session an administrator's?"
+            )
 
 
 def create_accounts(base_url: str, admin: Account, others: list[Account]) -> None:
@@ -89,8 +97,10 @@ def create_accounts(base_url: str, admin: Account, others: list[Account]) -> Non
     hub = HubSession(base_url)
     hub.signup(admin.username, admin.password)
     if not hub.login(admin.username, admin.password):
-        raise ShuyuError(f"{base_url}: cannot log in as {admin.username} after sign-up; "
-                         "was the account created earlier with another password?")
+        raise ShuyuError(
+            f"{base_url}: cannot log in as {admin.username} after sign-up; "
+            "was the account created earlier with another password?"
+        )
     for account in others:
         HubSession(base_url).signup(account.username, account.password)
         hub.approve(account.username)

@@ -54,12 +54,21 @@ class ShuyuNativeAuthenticator(NativeAuthenticator):  # type: ignore[misc]
         blocked = bool(self.allowed_failed_logins) and self.is_blocked(username)
         result: str | None = await super().authenticate(handler, data)
         outcome = "allowed" if result else "denied"
-        audit_event("hub.login", username, outcome, locked_out=blocked,
-                    remote_ip=getattr(getattr(handler, "request", None), "remote_ip", None))
+        audit_event(
+            "hub.login",
+            username,
+            outcome,
+            locked_out=blocked,
+            remote_ip=getattr(getattr(handler, "request", None), "remote_ip", None),
+        )
         return result
 
     def create_user(self, username: str, password: str, **kwargs: Any) -> Any:
         created = super().create_user(username, password, **kwargs)
-        audit_event("hub.signup", username, "allowed" if created else "denied",
-                    awaiting_approval=bool(created and not created.is_authorized))
+        audit_event(
+            "hub.signup",
+            username,
+            "allowed" if created else "denied",
+            awaiting_approval=bool(created and not created.is_authorized),
+        )
         return created

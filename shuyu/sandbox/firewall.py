@@ -87,8 +87,10 @@ class FirewallPlan:
             f"-d {LINK_LOCAL} -i {br} -p tcp -j REJECT --reject-with tcp-reset",
             f"-d {LINK_LOCAL} -i {br} -j REJECT --reject-with icmp-net-prohibited",
         ]
-        rules += [f"-s {net} -d {p.ip}/32 -i {br} -o {br} -p tcp -m tcp --dport {p.port} -j ACCEPT"
-                  for p in self.peers]
+        rules += [
+            f"-s {net} -d {p.ip}/32 -i {br} -o {br} -p tcp -m tcp --dport {p.port} -j ACCEPT"
+            for p in self.peers
+        ]
         rules += [
             f"-s {self.hub_ip}/32 -d {net} -i {br} -o {br} -p tcp -m tcp "
             f"--dport {self.sandbox_port} -j ACCEPT",
@@ -154,26 +156,31 @@ class Iptables:
         if not found:
             raise ShuyuError(f"{base} not found: install the iptables package")
         for candidate in found:
-            done = subprocess.run([candidate, "-w", "-S", probe], capture_output=True,
-                                  text=True, check=False)
+            done = subprocess.run(
+                [candidate, "-w", "-S", probe], capture_output=True, text=True, check=False
+            )
             if done.returncode == 0 and (self.family != "ip" or "DOCKER-USER" in done.stdout):
                 return candidate
         if self.family == "ip":
-            raise ShuyuError("Docker's DOCKER-USER chain was not found with any iptables "
-                             "backend: is dockerd running with its iptables rules enabled?")
+            raise ShuyuError(
+                "Docker's DOCKER-USER chain was not found with any iptables "
+                "backend: is dockerd running with its iptables rules enabled?"
+            )
         return found[0]
 
     def run(self, args: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([self.binary, "-w", *args], capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            [self.binary, "-w", *args], capture_output=True, text=True, check=False
+        )
         if check and done.returncode != 0:
             raise ShuyuError(f"{self.binary} {' '.join(args)}: {done.stderr.strip()}")
         return done
 
     def restore(self, payload: str) -> None:
         restore = f"{self.binary}-restore"  # iptables-nft-restore, iptables-restore, …
-        done = subprocess.run([restore, "-w", "--noflush"], input=payload, capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            [restore, "-w", "--noflush"], input=payload, capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise ShuyuError(f"{restore}: {done.stderr.strip()}")
 
@@ -217,8 +224,11 @@ def is_installed(plan: FirewallPlan, v4: Iptables | None = None) -> bool:
     v4 = v4 or Iptables("ip")
     expected = {plan.input_chain: plan.input_rules(), plan.forward_chain: plan.forward_rules()}
     for chain, rules in expected.items():
-        listed = [line.split(" ", 2)[2] for line in v4.list_chain(chain)
-                  if line.startswith(f"-A {chain} ")]
+        listed = [
+            line.split(" ", 2)[2]
+            for line in v4.list_chain(chain)
+            if line.startswith(f"-A {chain} ")
+        ]
         # rules are written in the order `iptables -S` prints them, so they compare as text
         if listed != rules:
             return False

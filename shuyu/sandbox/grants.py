@@ -42,8 +42,9 @@ class NotAuthorised(Exception):
         super().__init__(f"{zh} / {en}")
 
 
-def grant_sandbox(policies: Policies, settings: PlatformSettings, username: str,
-                  today: dt.date) -> SandboxGrant:
+def grant_sandbox(
+    policies: Policies, settings: PlatformSettings, username: str, today: dt.date
+) -> SandboxGrant:
     """The sandbox `username` may have on `today`, or `NotAuthorised`."""
     partner = policies.partner_of(username)
     if partner is None:
@@ -63,12 +64,15 @@ def grant_sandbox(policies: Policies, settings: PlatformSettings, username: str,
             f"{partner.name_en} holds no authorisation valid on {today}: {detail_en}. "
             "Ask the data bureau to grant or renew one.",
         )
-    mounts = [Mount(settings.view_volume(s.id), f"{DATA_ROOT}/{s.id}", read_only=True)
-              for s in valid]
-    mounts.append(Mount(settings.home_volume_template().format(username=username), HOME,
-                        read_only=False))
-    return SandboxGrant(username=username, partner_id=partner.id, scenarios=tuple(valid),
-                        mounts=tuple(mounts))
+    mounts = [
+        Mount(settings.view_volume(s.id), f"{DATA_ROOT}/{s.id}", read_only=True) for s in valid
+    ]
+    mounts.append(
+        Mount(settings.home_volume_template().format(username=username), HOME, read_only=False)
+    )
+    return SandboxGrant(
+        username=username, partner_id=partner.id, scenarios=tuple(valid), mounts=tuple(mounts)
+    )
 
 
 def _period(scenario: Scenario) -> str:

@@ -14,13 +14,21 @@ from shuyu.policy.models import Policies
 PARTNERS = "partners"
 
 # what every account may do: know who it is (no servers)
-USER_SCOPES = ["read:users:name!user", "read:users:groups!user", "read:users:activity!user",
-               "tokens!user"]
+USER_SCOPES = [
+    "read:users:name!user",
+    "read:users:groups!user",
+    "read:users:activity!user",
+    "tokens!user",
+]
 # what partners may do in addition: their own single-user server
-PARTNER_SCOPES = ["servers!user", "access:servers!user", "read:servers!user",
-                  "users:activity!user"]
-CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers",
-                 "admin:servers"]
+PARTNER_SCOPES = ["servers!user", "access:servers!user", "read:servers!user", "users:activity!user"]
+CULLER_SCOPES = [
+    "list:users",
+    "read:users:activity",
+    "read:servers",
+    "delete:servers",
+    "admin:servers",
+]
 
 
 def groups(policies: Policies) -> dict[str, dict[str, Any]]:
@@ -37,12 +45,23 @@ def groups(policies: Policies) -> dict[str, dict[str, Any]]:
 def roles() -> list[dict[str, Any]]:
     """`c.JupyterHub.load_roles`."""
     return [
-        {"name": "user", "description": "Every account: its own identity, no server.",
-         "scopes": USER_SCOPES},
-        {"name": "partner", "description": "Partner data scientists: their own sandbox.",
-         "scopes": PARTNER_SCOPES, "groups": [PARTNERS]},
-        {"name": "idle-culler", "description": "Stops idle sandboxes.",
-         "scopes": CULLER_SCOPES, "services": ["idle-culler"]},
+        {
+            "name": "user",
+            "description": "Every account: its own identity, no server.",
+            "scopes": USER_SCOPES,
+        },
+        {
+            "name": "partner",
+            "description": "Partner data scientists: their own sandbox.",
+            "scopes": PARTNER_SCOPES,
+            "groups": [PARTNERS],
+        },
+        {
+            "name": "idle-culler",
+            "description": "Stops idle sandboxes.",
+            "scopes": CULLER_SCOPES,
+            "services": ["idle-culler"],
+        },
     ]
 
 

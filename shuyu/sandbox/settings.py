@@ -94,8 +94,7 @@ class PlatformSettings(BaseModel):
 
     def to_env(self) -> dict[str, str]:
         """The `SHUYU_*` variables that make `from_env` return these settings."""
-        return {f"{ENV_PREFIX}{k.upper()}": str(v)
-                for k, v in self.model_dump(mode="json").items()}
+        return {f"{ENV_PREFIX}{k.upper()}": str(v) for k, v in self.model_dump(mode="json").items()}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> PlatformSettings:
@@ -111,6 +110,9 @@ class PlatformSettings(BaseModel):
         except ValidationError as exc:
             first = exc.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else "-"
-            raise InputError(f"${ENV_PREFIX}{field.upper()}", first["msg"],
-                             value=values.get(field),
-                             hint="fix or unset the variable") from None
+            raise InputError(
+                f"${ENV_PREFIX}{field.upper()}",
+                first["msg"],
+                value=values.get(field),
+                hint="fix or unset the variable",
+            ) from None

@@ -34,14 +34,14 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         "",
         config=True,
         help="Policy directory to authorise spawns against (default: $SHUYU_POLICIES). "
-             "Read at every spawn, so that a grant's expiry or a new grant takes effect "
-             "without restarting the hub.",
+        "Read at every spawn, so that a grant's expiry or a new grant takes effect "
+        "without restarting the hub.",
     )
     mlflow_credentials = Bool(
         True,
         config=True,
         help="Rotate the partner's MLflow password at each spawn and pass it into the "
-             "sandbox (needs the MLflow admin secret in the hub's secrets directory).",
+        "sandbox (needs the MLflow admin secret in the hub's secrets directory).",
     )
 
     def _settings(self) -> PlatformSettings:
@@ -54,8 +54,9 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             grant = grant_sandbox(policies, settings, self.user.name, today)
         except NotAuthorised as refusal:
             audit_event("sandbox.spawn", self.user.name, "denied", reason=refusal.en)
-            raise web.HTTPError(403, refusal.zh + "\n" + refusal.en,
-                                reason="Not authorised") from None
+            raise web.HTTPError(
+                403, refusal.zh + "\n" + refusal.en, reason="Not authorised"
+            ) from None
         return grant
 
     def _configure(self, settings: PlatformSettings, grant: SandboxGrant) -> None:
@@ -68,8 +69,10 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         self.name_template = f"{settings.project}-sbx-{{username}}"
         self.mem_limit = settings.mem_limit
         self.cpu_limit = settings.cpu_limit
-        self.volumes = {m.volume: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-                        for m in grant.mounts}
+        self.volumes = {
+            m.volume: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+            for m in grant.mounts
+        }
         self.extra_create_kwargs = {
             "user": SANDBOX_UID,
             "hostname": "sandbox",
@@ -92,8 +95,10 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             # rejects: outside names fail in about a second instead of leaking or hanging
             "dns": [settings.sandbox_gateway],
             "dns_opt": ["timeout:1", "attempts:1"],
-            "sysctls": {"net.ipv6.conf.all.disable_ipv6": "1",
-                        "net.ipv6.conf.default.disable_ipv6": "1"},
+            "sysctls": {
+                "net.ipv6.conf.all.disable_ipv6": "1",
+                "net.ipv6.conf.default.disable_ipv6": "1",
+            },
         }
 
     def _sandbox_env(self, settings: PlatformSettings, grant: SandboxGrant) -> dict[str, str]:
@@ -106,8 +111,11 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         if self.mlflow_credentials:
             from shuyu.tracking.hub import partner_mlflow_env  # noqa: PLC0415 - hub-only dependency
 
-            env.update(partner_mlflow_env(settings, self.user.name,
-                                          [s.id for s in grant.scenarios], grant.partner_id))
+            env.update(
+                partner_mlflow_env(
+                    settings, self.user.name, [s.id for s in grant.scenarios], grant.partner_id
+                )
+            )
         return env
 
     async def start(self) -> tuple[str, int]:
@@ -119,9 +127,15 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         started = time.monotonic()
         ip, port = await super().start()
         await self._wait_until_ready(ip, port, settings.ready_poll_interval)
-        audit_event("sandbox.spawn", self.user.name, "allowed", partner=grant.partner_id,
-                    scenarios=[s.id for s in grant.scenarios], container=self.container_name,
-                    seconds=round(time.monotonic() - started, 3))
+        audit_event(
+            "sandbox.spawn",
+            self.user.name,
+            "allowed",
+            partner=grant.partner_id,
+            scenarios=[s.id for s in grant.scenarios],
+            container=self.container_name,
+            seconds=round(time.monotonic() - started, 3),
+        )
         return ip, port
 
     async def _wait_until_ready(self, ip: str, port: int, interval: float) -> None:
@@ -145,8 +159,11 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             except OSError:
                 pass
             await asyncio.sleep(interval)
-        self.log.warning("sandbox %s not ready after %ss; leaving it to the hub",
-                         self.container_name, self.http_timeout)
+        self.log.warning(
+            "sandbox %s not ready after %ss; leaving it to the hub",
+            self.container_name,
+            self.http_timeout,
+        )
 
     async def stop(self, now: bool = False) -> None:
         await super().stop(now=now)

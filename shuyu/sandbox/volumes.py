@@ -40,18 +40,24 @@ class PublishedView:
     train_sha256: str
 
 
-def publish_views(views_dir: Path, settings: PlatformSettings, client: Any,
-                  scenarios: list[str] | None = None) -> list[PublishedView]:
+def publish_views(
+    views_dir: Path, settings: PlatformSettings, client: Any, scenarios: list[str] | None = None
+) -> list[PublishedView]:
     """Copy each scenario's train split and manifest into its view volume."""
     views_dir = Path(views_dir)
     if not views_dir.is_dir():
-        raise InputError(str(views_dir), "views directory not found",
-                         hint="build views with `shuyu data views` first")
-    chosen = scenarios or sorted(p.name for p in views_dir.iterdir()
-                                 if (p / MANIFEST_FILE).is_file())
+        raise InputError(
+            str(views_dir),
+            "views directory not found",
+            hint="build views with `shuyu data views` first",
+        )
+    chosen = scenarios or sorted(
+        p.name for p in views_dir.iterdir() if (p / MANIFEST_FILE).is_file()
+    )
     if not chosen:
-        raise InputError(str(views_dir), "no views here",
-                         hint="build views with `shuyu data views` first")
+        raise InputError(
+            str(views_dir), "no views here", hint="build views with `shuyu data views` first"
+        )
     return [_publish_one(views_dir / name, settings, client) for name in chosen]
 
 
@@ -59,11 +65,16 @@ def _publish_one(view_dir: Path, settings: PlatformSettings, client: Any) -> Pub
     manifest = read_manifest(view_dir)
     for name in PUBLISHED_FILES:
         if not (view_dir / name).is_file():
-            raise InputError(str(view_dir / name), "missing from the view",
-                             hint="rebuild the view with `shuyu data views`")
+            raise InputError(
+                str(view_dir / name),
+                "missing from the view",
+                hint="rebuild the view with `shuyu data views`",
+            )
     volume = settings.view_volume(manifest.scenario)
-    client.volumes.create(name=volume, labels={"org.shuyu.project": settings.project,
-                                               "org.shuyu.view": manifest.scenario})
+    client.volumes.create(
+        name=volume,
+        labels={"org.shuyu.project": settings.project, "org.shuyu.view": manifest.scenario},
+    )
     container = client.containers.create(
         settings.notebook_image,
         command=["python", "-c", _SWAP, *PUBLISHED_FILES],
@@ -83,8 +94,15 @@ def _publish_one(view_dir: Path, settings: PlatformSettings, client: Any) -> Pub
             raise ShuyuError(f"publishing {manifest.scenario} into {volume} failed: {logs}")
     finally:
         container.remove(force=True)
-    audit_event("view.publish", "platform", "allowed", scenario=manifest.scenario,
-                volume=volume, train_sha256=manifest.train_sha256, rows=manifest.train_rows)
+    audit_event(
+        "view.publish",
+        "platform",
+        "allowed",
+        scenario=manifest.scenario,
+        volume=volume,
+        train_sha256=manifest.train_sha256,
+        rows=manifest.train_rows,
+    )
     return PublishedView(manifest.scenario, volume, manifest.train_rows, manifest.train_sha256)
 
 

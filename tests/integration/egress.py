@@ -23,7 +23,7 @@ from typing import Any
 DOC_ADDRESS = "198.51.100.1"  # TEST-NET-2: reserved for documentation, never routed
 
 # Runs inside the container; prints one JSON result per target.
-PROBE = r'''
+PROBE = r"""
 import json, socket, sys, time
 out = []
 for t in json.loads(sys.argv[1]):
@@ -55,7 +55,7 @@ for t in json.loads(sys.argv[1]):
         res = f"failed: {type(e).__name__}: {e}"
     out.append({**t, "result": res, "seconds": round(time.monotonic() - started, 3)})
 print(json.dumps(out))
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,13 @@ class Outcome:
         return self.result.startswith("failed")
 
 
-def probe(container: str, targets: list[dict[str, Any]], *, user: str | None = None,
-          env: dict[str, str] | None = None) -> list[Outcome]:
+def probe(
+    container: str,
+    targets: list[dict[str, Any]],
+    *,
+    user: str | None = None,
+    env: dict[str, str] | None = None,
+) -> list[Outcome]:
     """Run the probe inside `container` (as its own user unless `user`)."""
     cmd = ["docker", "exec"]
     if user:
@@ -79,18 +84,22 @@ def probe(container: str, targets: list[dict[str, Any]], *, user: str | None = N
         cmd += ["--env", f"{key}={value}"]
     cmd += [container, "python3", "-c", PROBE, json.dumps(targets)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300)
-    return [Outcome(r, r.pop("result"), r.pop("seconds"))
-            for r in json.loads(done.stdout.strip().splitlines()[-1])]
+    return [
+        Outcome(r, r.pop("result"), r.pop("seconds"))
+        for r in json.loads(done.stdout.strip().splitlines()[-1])
+    ]
 
 
 def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def container_ip(name: str, network: str) -> str:
-    return docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}',
-                  name)
+    return docker(
+        "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}', name
+    )
 
 
 @contextlib.contextmanager
@@ -100,21 +109,36 @@ def internet_stand_in(image: str) -> Iterator[str]:
     tag = uuid.uuid4().hex[:8]
     network, name = f"shuyu-test-internet-{tag}", f"shuyu-test-internet-{tag}"
     docker("network", "create", network)
-    server = ("import socket,threading\n"
-              "def tcp(p):\n"
-              "  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-              "  s.bind(('0.0.0.0',p)); s.listen()\n"
-              "  while True:\n"
-              "    c,_=s.accept(); c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\nhello'); c.close()\n"
-              "def udp():\n"
-              "  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',53))\n"
-              "  while True:\n"
-              "    d,a=s.recvfrom(512); s.sendto(d,a)\n"
-              "for p in (80,443): threading.Thread(target=tcp,args=(p,),daemon=True).start()\n"
-              "udp()\n")
+    server = (
+        "import socket,threading\n"
+        "def tcp(p):\n"
+        "  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+        "  s.bind(('0.0.0.0',p)); s.listen()\n"
+        "  while True:\n"
+        "    c,_=s.accept(); c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\nhello'); c.close()\n"
+        "def udp():\n"
+        "  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',53))\n"
+        "  while True:\n"
+        "    d,a=s.recvfrom(512); s.sendto(d,a)\n"
+        "for p in (80,443): threading.Thread(target=tcp,args=(p,),daemon=True).start()\n"
+        "udp()\n"
+    )
     try:
-        docker("run", "-d", "--name", name, "--network", network, "--user", "0:0",
-               "--entrypoint", "python3", image, "-c", server)
+        docker(
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            network,
+            "--user",
+            "0:0",
+            "--entrypoint",
+            "python3",
+            image,
+            "-c",
+            server,
+        )
         address = container_ip(name, network)
         wait_listening(address, 443)
         yield address
@@ -147,8 +171,9 @@ def doc_address_interface() -> Iterator[str]:
     """198.51.100.1 on a local interface: a dummy one where the kernel has the module,
     else a bridge with no ports, which behaves the same for this purpose."""
     name = f"shuyudoc{uuid.uuid4().hex[:4]}"
-    made = subprocess.run(["ip", "link", "add", name, "type", "dummy"], capture_output=True,
-                          check=False)
+    made = subprocess.run(
+        ["ip", "link", "add", name, "type", "dummy"], capture_output=True, check=False
+    )
     if made.returncode != 0:
         subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
     try:

@@ -16,8 +16,9 @@ from shuyu.platform.up import UpOptions, down, hub_session, up
 from shuyu.sandbox.accounts import Account, HubSession
 from shuyu.sandbox.settings import PlatformSettings
 
-TEST_SETTINGS = PlatformSettings(project="shuyutest", sandbox_subnet="10.214.0.0/24",
-                                 mem_limit="1G", idle_timeout=3600)
+TEST_SETTINGS = PlatformSettings(
+    project="shuyutest", sandbox_subnet="10.214.0.0/24", mem_limit="1G", idle_timeout=3600
+)
 TEST_PORT = 18000
 
 
@@ -52,8 +53,9 @@ class RunningPlatform:
 
 
 def _remove_volumes(project: str) -> None:
-    names = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
-                           check=False).stdout.split()
+    names = subprocess.run(
+        ["docker", "volume", "ls", "-q"], capture_output=True, text=True, check=False
+    ).stdout.split()
     mine = [n for n in names if n.startswith((f"{project}-view-", f"{project}-home-"))]
     if mine:
         subprocess.run(["docker", "volume", "rm", "-f", *mine], capture_output=True, check=False)
@@ -67,8 +69,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
     _remove_volumes(settings.project)
     options = UpOptions(scale=400, seed=7, http_port=TEST_PORT, build_images=False)
     try:
-        url = up(options, say=lambda line: print(f"[platform] {line}"), layout=layout,
-                 settings=settings)
+        url = up(
+            options, say=lambda line: print(f"[platform] {line}"), layout=layout, settings=settings
+        )
         accounts = {}
         for line in layout.demo_accounts.read_text(encoding="utf-8").splitlines():
             if line and not line.startswith("#"):

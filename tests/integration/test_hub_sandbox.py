@@ -43,8 +43,13 @@ def _inspect(name: str) -> dict:  # type: ignore[type-arg]
 
 
 def _exec(container: str, *cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", "exec", container, *cmd], capture_output=True, text=True,
-                          check=False, timeout=120)
+    return subprocess.run(
+        ["docker", "exec", container, *cmd],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def _py(container: str, code: str) -> subprocess.CompletedProcess[str]:
@@ -76,21 +81,29 @@ def other_sandbox(platform: RunningPlatform) -> Iterator[str]:  # noqa: F811
 # ---------------------------------------------------------------- what a partner has
 
 
-def test_the_hub_api_and_mlflow_answer_from_inside(platform: RunningPlatform,  # noqa: F811
-                                                   sandbox: str) -> None:
+def test_the_hub_api_and_mlflow_answer_from_inside(
+    platform: RunningPlatform,  # noqa: F811
+    sandbox: str,
+) -> None:
     s = platform.settings
-    outcomes = probe(sandbox, [
-        {"kind": "http", "url": f"http://{s.hub_ip}:{s.hub_api_port}/hub/api"},
-        {"kind": "http", "url": f"{s.mlflow_url}/health"},
-    ])
+    outcomes = probe(
+        sandbox,
+        [
+            {"kind": "http", "url": f"http://{s.hub_ip}:{s.hub_api_port}/hub/api"},
+            {"kind": "http", "url": f"{s.mlflow_url}/health"},
+        ],
+    )
     assert [o.result for o in outcomes] == ["http 200", "http 200"]
 
 
 def test_the_view_is_readable_and_read_only(sandbox: str) -> None:
-    read = _py(sandbox, "import pyarrow.parquet as pq, json;"
-                        "t = pq.read_table('/data/bank_credit/train.parquet');"
-                        "m = json.load(open('/data/bank_credit/view.json'));"
-                        "print(t.num_rows, m['train_rows'], m['scenario'])")
+    read = _py(
+        sandbox,
+        "import pyarrow.parquet as pq, json;"
+        "t = pq.read_table('/data/bank_credit/train.parquet');"
+        "m = json.load(open('/data/bank_credit/view.json'));"
+        "print(t.num_rows, m['train_rows'], m['scenario'])",
+    )
     rows, manifest_rows, scenario = read.stdout.split()
     assert int(rows) == int(manifest_rows) > 0
     assert scenario == "bank_credit"
@@ -100,7 +113,8 @@ def test_the_view_is_readable_and_read_only(sandbox: str) -> None:
 
 
 def test_only_authorised_views_and_the_own_workspace_are_mounted(
-        platform: RunningPlatform, sandbox: str) -> None:  # noqa: F811
+    platform: RunningPlatform, sandbox: str
+) -> None:  # noqa: F811
     mounts = {m["Destination"]: (m.get("Name"), m["RW"]) for m in _inspect(sandbox)["Mounts"]}
     project = platform.settings.project
     assert mounts == {
@@ -111,21 +125,26 @@ def test_only_authorised_views_and_the_own_workspace_are_mounted(
 
 
 def test_raw_data_holdouts_keys_and_other_workspaces_are_absent(sandbox: str) -> None:
-    listing = _exec(sandbox, "find", "/data", "/home", "/srv", "/run", "/tmp", "-xdev",
-                    "-name", "*")
+    listing = _exec(
+        sandbox, "find", "/data", "/home", "/srv", "/run", "/tmp", "-xdev", "-name", "*"
+    )
     files = listing.stdout.splitlines()
     assert "/data/bank_credit/train.parquet" in files
     for forbidden in ("holdout", "masking", ".key", "raw", "masked", "secret", "mlflow_admin"):
         assert not [f for f in files if forbidden in f.rsplit("/", 1)[-1]], forbidden
     assert sorted(f for f in files if f.startswith("/data/") and f.count("/") == 3) == [
-        "/data/bank_credit/train.parquet", "/data/bank_credit/view.json",
-        "/data/bid_loan/train.parquet", "/data/bid_loan/view.json"]
+        "/data/bank_credit/train.parquet",
+        "/data/bank_credit/view.json",
+        "/data/bid_loan/train.parquet",
+        "/data/bid_loan/view.json",
+    ]
     assert not [f for f in files if f.startswith("/home/") and not f.startswith("/home/jovyan")]
 
 
 def test_no_secret_and_no_proxy_setting_is_in_the_environment(sandbox: str) -> None:
-    env = dict(line.split("=", 1) for line in _exec(sandbox, "env").stdout.splitlines()
-               if "=" in line)
+    env = dict(
+        line.split("=", 1) for line in _exec(sandbox, "env").stdout.splitlines() if "=" in line
+    )
     assert not [k for k in env if k.lower().endswith("_proxy")]
     assert not [k for k in env if "MASKING" in k or "ADMIN" in k or "GATE" in k]
     assert env["MLFLOW_TRACKING_USERNAME"] == PARTNER
@@ -150,8 +169,10 @@ def test_the_process_runs_unprivileged_on_a_read_only_root(sandbox: str) -> None
 def test_there_is_no_docker_socket(sandbox: str) -> None:
     found = _exec(sandbox, "find", "/", "-xdev", "-name", "docker.sock")
     assert found.stdout.strip() == ""
-    assert _py(sandbox, "import os; print(os.path.exists('/var/run/docker.sock'))"
-               ).stdout.strip() == "False"
+    assert (
+        _py(sandbox, "import os; print(os.path.exists('/var/run/docker.sock'))").stdout.strip()
+        == "False"
+    )
     assert not [m for m in _inspect(sandbox)["Mounts"] if "docker" in m.get("Source", "")]
 
 
@@ -168,26 +189,43 @@ def test_the_memory_limit_holds(platform: RunningPlatform, sandbox: str) -> None
 def test_a_stand_in_for_the_internet_is_unreachable(sandbox: str, base_image: str) -> None:
     with internet_stand_in(base_image) as address:
         assert reachable_from_host(address, 443)
-        _all_fail_fast(probe(sandbox, [
-            {"kind": "tcp", "host": address, "port": 443},
-            {"kind": "tcp", "host": address, "port": 80},
-            {"kind": "udp", "host": address, "port": 53},
-            {"kind": "icmp", "host": address},
-            {"kind": "tcp6", "host": "2001:db8::1", "port": 443},
-        ]))
+        _all_fail_fast(
+            probe(
+                sandbox,
+                [
+                    {"kind": "tcp", "host": address, "port": 443},
+                    {"kind": "tcp", "host": address, "port": 80},
+                    {"kind": "udp", "host": address, "port": 53},
+                    {"kind": "icmp", "host": address},
+                    {"kind": "tcp6", "host": "2001:db8::1", "port": 443},
+                ],
+            )
+        )
 
 
 def test_proxy_settings_do_not_open_a_way_out(sandbox: str, base_image: str) -> None:
     with internet_stand_in(base_image) as address:
         proxy = f"http://{address}:80"
-        _all_fail_fast(probe(sandbox, [{"kind": "http", "url": "http://example.org/"}],
-                             env={"HTTP_PROXY": proxy, "http_proxy": proxy,
-                                  "HTTPS_PROXY": proxy, "https_proxy": proxy}))
+        _all_fail_fast(
+            probe(
+                sandbox,
+                [{"kind": "http", "url": "http://example.org/"}],
+                env={
+                    "HTTP_PROXY": proxy,
+                    "http_proxy": proxy,
+                    "HTTPS_PROXY": proxy,
+                    "https_proxy": proxy,
+                },
+            )
+        )
 
 
 def test_outside_names_do_not_resolve(sandbox: str) -> None:
-    _all_fail_fast(probe(sandbox, [{"kind": "dns", "host": "example.org"},
-                                   {"kind": "dns", "host": "pypi.org"}]))
+    _all_fail_fast(
+        probe(
+            sandbox, [{"kind": "dns", "host": "example.org"}, {"kind": "dns", "host": "pypi.org"}]
+        )
+    )
 
 
 @pytest.fixture
@@ -198,14 +236,16 @@ def loopback_host_resolver() -> Iterator[None]:
     resolv = Path("/etc/resolv.conf")
     saved = resolv.read_bytes()
     was_link = os.readlink(resolv) if resolv.is_symlink() else None
-    answer = ("import socket\n"
-              "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('127.0.0.1',53))\n"
-              "while True:\n"
-              "  q,a=s.recvfrom(512)\n"
-              "  r=q[:2]+b'\\x81\\x80'+q[4:6]+b'\\x00\\x01\\x00\\x00\\x00\\x00'+q[12:]"
-              "+b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04'"
-              "+bytes([198,51,100,1])\n"
-              "  s.sendto(r,a)\n")
+    answer = (
+        "import socket\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('127.0.0.1',53))\n"
+        "while True:\n"
+        "  q,a=s.recvfrom(512)\n"
+        "  r=q[:2]+b'\\x81\\x80'+q[4:6]+b'\\x00\\x01\\x00\\x00\\x00\\x00'+q[12:]"
+        "+b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04'"
+        "+bytes([198,51,100,1])\n"
+        "  s.sendto(r,a)\n"
+    )
     server = subprocess.Popen(["python3", "-c", answer])
     try:
         if was_link:
@@ -223,50 +263,80 @@ def loopback_host_resolver() -> Iterator[None]:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="replacing /etc/resolv.conf needs root")
 def test_outside_names_do_not_resolve_when_the_host_resolver_is_on_loopback(
-        platform: RunningPlatform, loopback_host_resolver: None) -> None:  # noqa: F811
+    platform: RunningPlatform, loopback_host_resolver: None
+) -> None:  # noqa: F811
     assert shutil.which("getent")
-    host_view = subprocess.run(["getent", "hosts", "example.org"], capture_output=True,
-                               text=True, check=False)
+    host_view = subprocess.run(
+        ["getent", "hosts", "example.org"], capture_output=True, text=True, check=False
+    )
     assert host_view.stdout.startswith("198.51.100.1")  # the host resolves via loopback
     session = platform.login("hi-underwriter")  # a fresh sandbox, created under this resolver
     platform.spawn(session, "hi-underwriter")
     try:
-        _all_fail_fast(probe(platform.container("hi-underwriter"),
-                             [{"kind": "dns", "host": "example.org"}]))
+        _all_fail_fast(
+            probe(platform.container("hi-underwriter"), [{"kind": "dns", "host": "example.org"}])
+        )
     finally:
         platform.stop(session, "hi-underwriter")
 
 
-def test_host_listeners_are_unreachable(platform: RunningPlatform,  # noqa: F811
-                                        sandbox: str) -> None:
+def test_host_listeners_are_unreachable(
+    platform: RunningPlatform,  # noqa: F811
+    sandbox: str,
+) -> None:
     gateway = platform.settings.sandbox_gateway
-    with host_listener("0.0.0.0") as port, doc_address_interface() as doc, \
-            host_listener(doc) as doc_port:
+    with (
+        host_listener("0.0.0.0") as port,
+        doc_address_interface() as doc,
+        host_listener(doc) as doc_port,
+    ):
         assert reachable_from_host("127.0.0.1", port)
         assert reachable_from_host(doc, doc_port)
-        _all_fail_fast(probe(sandbox, [
-            {"kind": "tcp", "host": gateway, "port": port},
-            {"kind": "tcp", "host": doc, "port": doc_port},
-            {"kind": "tcp", "host": doc, "port": port},
-        ]))
+        _all_fail_fast(
+            probe(
+                sandbox,
+                [
+                    {"kind": "tcp", "host": gateway, "port": port},
+                    {"kind": "tcp", "host": doc, "port": doc_port},
+                    {"kind": "tcp", "host": doc, "port": port},
+                ],
+            )
+        )
 
 
-def test_the_proxy_api_and_other_hub_ports_are_refused(platform: RunningPlatform,  # noqa: F811
-                                                       sandbox: str) -> None:
+def test_the_proxy_api_and_other_hub_ports_are_refused(
+    platform: RunningPlatform,  # noqa: F811
+    sandbox: str,
+) -> None:
     hub = platform.settings.hub_ip
-    _all_fail_fast(probe(sandbox, [
-        {"kind": "tcp", "host": hub, "port": 8001},  # configurable-http-proxy's API
-        {"kind": "tcp", "host": hub, "port": 8000},  # the public proxy port
-        {"kind": "tcp", "host": platform.settings.mlflow_ip, "port": 22},
-    ]))
+    _all_fail_fast(
+        probe(
+            sandbox,
+            [
+                {"kind": "tcp", "host": hub, "port": 8001},  # configurable-http-proxy's API
+                {"kind": "tcp", "host": hub, "port": 8000},  # the public proxy port
+                {"kind": "tcp", "host": platform.settings.mlflow_ip, "port": 22},
+            ],
+        )
+    )
 
 
-def test_another_users_sandbox_is_unreachable(platform: RunningPlatform,  # noqa: F811
-                                              sandbox: str, other_sandbox: str) -> None:
+def test_another_users_sandbox_is_unreachable(
+    platform: RunningPlatform,  # noqa: F811
+    sandbox: str,
+    other_sandbox: str,
+) -> None:
     network = platform.settings.sandbox_network
     other_ip = _inspect(other_sandbox)["NetworkSettings"]["Networks"][network]["IPAddress"]
-    _all_fail_fast(probe(sandbox, [{"kind": "tcp", "host": other_ip, "port": 8888},
-                                   {"kind": "http", "url": f"http://{other_ip}:8888/api"}]))
+    _all_fail_fast(
+        probe(
+            sandbox,
+            [
+                {"kind": "tcp", "host": other_ip, "port": 8888},
+                {"kind": "http", "url": f"http://{other_ip}:8888/api"},
+            ],
+        )
+    )
 
 
 def test_the_installed_rules_refuse_link_local(platform: RunningPlatform) -> None:  # noqa: F811
@@ -278,8 +348,7 @@ def test_the_installed_rules_refuse_link_local(platform: RunningPlatform) -> Non
 # ---------------------------------------------------------------- who gets a sandbox
 
 
-def test_a_partner_without_a_valid_authorisation_cannot_spawn(
-        platform: RunningPlatform) -> None:  # noqa: F811
+def test_a_partner_without_a_valid_authorisation_cannot_spawn(platform: RunningPlatform) -> None:  # noqa: F811
     session = platform.login("kj-analyst")
     response = session.api("POST", "/users/kj-analyst/server")
     assert response.status_code == 403
@@ -287,15 +356,25 @@ def test_a_partner_without_a_valid_authorisation_cannot_spawn(
     page = session.http.get(f"{platform.url}/hub/spawn/kj-analyst", timeout=60)
     assert "没有有效的场景授权" in page.text
     assert "no authorisation valid" in page.text
-    assert subprocess.run(["docker", "inspect", platform.container("kj-analyst")],
-                          capture_output=True, check=False).returncode != 0
+    assert (
+        subprocess.run(
+            ["docker", "inspect", platform.container("kj-analyst")],
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    )
 
 
 def test_a_reviewer_gets_no_data_sandbox(platform: RunningPlatform) -> None:  # noqa: F811
     session = platform.login("rv-expert")
     assert session.api("POST", "/users/rv-expert/server").status_code == 403
-    assert subprocess.run(["docker", "inspect", platform.container("rv-expert")],
-                          capture_output=True, check=False).returncode != 0
+    assert (
+        subprocess.run(
+            ["docker", "inspect", platform.container("rv-expert")], capture_output=True, check=False
+        ).returncode
+        != 0
+    )
 
 
 def test_a_browser_download_is_refused(platform: RunningPlatform, sandbox: str) -> None:  # noqa: F811
@@ -305,8 +384,9 @@ def test_a_browser_download_is_refused(platform: RunningPlatform, sandbox: str) 
     assert session.http.get(f"{base}/api/contents/out.csv", timeout=30).status_code == 200
     assert session.http.get(f"{base}/files/out.csv", timeout=30).status_code == 403
     assert session.http.get(f"{base}/files/out.csv?download=1", timeout=30).status_code == 403
-    assert session.http.get(f"{base}/api/contents/out.csv?download=1",
-                            timeout=30).status_code == 403
+    assert (
+        session.http.get(f"{base}/api/contents/out.csv?download=1", timeout=30).status_code == 403
+    )
 
 
 def test_unknown_names_cannot_sign_up(platform: RunningPlatform) -> None:  # noqa: F811

@@ -70,5 +70,10 @@ def test_the_restore_payload_declares_only_our_chains() -> None:
 
 def test_a_peer_outside_the_sandbox_subnet_is_refused() -> None:
     with pytest.raises(ShuyuError, match="not in the sandbox subnet"):
-        FirewallPlan(bridge="shuyu-sbx0", subnet="10.213.0.0/24",
-                     peers=(Peer("10.9.9.9", 5000),), hub_ip="10.213.0.2", sandbox_port=8888)
+        FirewallPlan(
+            bridge="shuyu-sbx0",
+            subnet="10.213.0.0/24",
+            peers=(Peer("10.9.9.9", 5000),),
+            hub_ip="10.213.0.2",
+            sandbox_port=8888,
+        )
