@@ -28,7 +28,7 @@ from tests.integration.egress import (
     probe,
     reachable_from_host,
 )
-from tests.integration.platform_fixture import RunningPlatform, platform  # noqa: F401
+from tests.integration.platform_fixture import RunningPlatform
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def _all_fail_fast(outcomes: list[Outcome]) -> None:
 
 
 @pytest.fixture(scope="module")
-def sandbox(platform: RunningPlatform) -> Iterator[str]:  # noqa: F811
+def sandbox(platform: RunningPlatform) -> Iterator[str]:
     session = platform.login(PARTNER)
     platform.spawn(session, PARTNER)
     yield platform.container(PARTNER)
@@ -71,7 +71,7 @@ def sandbox(platform: RunningPlatform) -> Iterator[str]:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def other_sandbox(platform: RunningPlatform) -> Iterator[str]:  # noqa: F811
+def other_sandbox(platform: RunningPlatform) -> Iterator[str]:
     session = platform.login(OTHER_PARTNER)
     platform.spawn(session, OTHER_PARTNER)
     yield platform.container(OTHER_PARTNER)
@@ -82,7 +82,7 @@ def other_sandbox(platform: RunningPlatform) -> Iterator[str]:  # noqa: F811
 
 
 def test_the_hub_api_and_mlflow_answer_from_inside(
-    platform: RunningPlatform,  # noqa: F811
+    platform: RunningPlatform,
     sandbox: str,
 ) -> None:
     s = platform.settings
@@ -114,7 +114,7 @@ def test_the_view_is_readable_and_read_only(sandbox: str) -> None:
 
 def test_only_authorised_views_and_the_own_workspace_are_mounted(
     platform: RunningPlatform, sandbox: str
-) -> None:  # noqa: F811
+) -> None:
     mounts = {m["Destination"]: (m.get("Name"), m["RW"]) for m in _inspect(sandbox)["Mounts"]}
     project = platform.settings.project
     assert mounts == {
@@ -176,7 +176,7 @@ def test_there_is_no_docker_socket(sandbox: str) -> None:
     assert not [m for m in _inspect(sandbox)["Mounts"] if "docker" in m.get("Source", "")]
 
 
-def test_the_memory_limit_holds(platform: RunningPlatform, sandbox: str) -> None:  # noqa: F811
+def test_the_memory_limit_holds(platform: RunningPlatform, sandbox: str) -> None:
     assert _inspect(sandbox)["HostConfig"]["Memory"] == 1024**3
     hog = _py(sandbox, "b = bytearray(2 * 1024**3); b[::4096] = b'x' * len(b[::4096])")
     assert hog.returncode != 0  # killed by the cgroup (137) or refused (MemoryError)
@@ -264,7 +264,7 @@ def loopback_host_resolver() -> Iterator[None]:
 @pytest.mark.skipif(os.geteuid() != 0, reason="replacing /etc/resolv.conf needs root")
 def test_outside_names_do_not_resolve_when_the_host_resolver_is_on_loopback(
     platform: RunningPlatform, loopback_host_resolver: None
-) -> None:  # noqa: F811
+) -> None:
     assert shutil.which("getent")
     host_view = subprocess.run(
         ["getent", "hosts", "example.org"], capture_output=True, text=True, check=False
@@ -281,7 +281,7 @@ def test_outside_names_do_not_resolve_when_the_host_resolver_is_on_loopback(
 
 
 def test_host_listeners_are_unreachable(
-    platform: RunningPlatform,  # noqa: F811
+    platform: RunningPlatform,
     sandbox: str,
 ) -> None:
     gateway = platform.settings.sandbox_gateway
@@ -305,7 +305,7 @@ def test_host_listeners_are_unreachable(
 
 
 def test_the_proxy_api_and_other_hub_ports_are_refused(
-    platform: RunningPlatform,  # noqa: F811
+    platform: RunningPlatform,
     sandbox: str,
 ) -> None:
     hub = platform.settings.hub_ip
@@ -322,7 +322,7 @@ def test_the_proxy_api_and_other_hub_ports_are_refused(
 
 
 def test_another_users_sandbox_is_unreachable(
-    platform: RunningPlatform,  # noqa: F811
+    platform: RunningPlatform,
     sandbox: str,
     other_sandbox: str,
 ) -> None:
@@ -339,7 +339,7 @@ def test_another_users_sandbox_is_unreachable(
     )
 
 
-def test_the_installed_rules_refuse_link_local(platform: RunningPlatform) -> None:  # noqa: F811
+def test_the_installed_rules_refuse_link_local(platform: RunningPlatform) -> None:
     rules = Iptables("ip").list_chain(f"SHUYU-FWD-{platform.settings.sandbox_bridge}")
     assert any("169.254.0.0/16" in r and "REJECT" in r for r in rules)
     assert not any("DROP" in r for r in rules)
@@ -348,7 +348,7 @@ def test_the_installed_rules_refuse_link_local(platform: RunningPlatform) -> Non
 # ---------------------------------------------------------------- who gets a sandbox
 
 
-def test_a_partner_without_a_valid_authorisation_cannot_spawn(platform: RunningPlatform) -> None:  # noqa: F811
+def test_a_partner_without_a_valid_authorisation_cannot_spawn(platform: RunningPlatform) -> None:
     session = platform.login("kj-analyst")
     response = session.api("POST", "/users/kj-analyst/server")
     assert response.status_code == 403
@@ -366,7 +366,7 @@ def test_a_partner_without_a_valid_authorisation_cannot_spawn(platform: RunningP
     )
 
 
-def test_a_reviewer_gets_no_data_sandbox(platform: RunningPlatform) -> None:  # noqa: F811
+def test_a_reviewer_gets_no_data_sandbox(platform: RunningPlatform) -> None:
     session = platform.login("rv-expert")
     assert session.api("POST", "/users/rv-expert/server").status_code == 403
     assert (
@@ -377,7 +377,7 @@ def test_a_reviewer_gets_no_data_sandbox(platform: RunningPlatform) -> None:  # 
     )
 
 
-def test_a_browser_download_is_refused(platform: RunningPlatform, sandbox: str) -> None:  # noqa: F811
+def test_a_browser_download_is_refused(platform: RunningPlatform, sandbox: str) -> None:
     _exec(sandbox, "sh", "-c", "echo a,b > /home/jovyan/out.csv")
     session = platform.login(PARTNER)
     base = f"{platform.url}/user/{PARTNER}"
@@ -389,13 +389,13 @@ def test_a_browser_download_is_refused(platform: RunningPlatform, sandbox: str) 
     )
 
 
-def test_unknown_names_cannot_sign_up(platform: RunningPlatform) -> None:  # noqa: F811
+def test_unknown_names_cannot_sign_up(platform: RunningPlatform) -> None:
     password = random_password()
     HubSession(platform.url).signup("mallory", password)
     assert not HubSession(platform.url).login("mallory", password)
 
 
-def test_a_withdrawn_approval_stops_logins(platform: RunningPlatform) -> None:  # noqa: F811
+def test_a_withdrawn_approval_stops_logins(platform: RunningPlatform) -> None:
     admin = platform.login("admin")
     admin.approve("op-runner", approved=False)
     try:
@@ -406,7 +406,7 @@ def test_a_withdrawn_approval_stops_logins(platform: RunningPlatform) -> None:  
     assert platform.login("op-runner")
 
 
-def test_repeated_wrong_passwords_lock_the_account(platform: RunningPlatform) -> None:  # noqa: F811
+def test_repeated_wrong_passwords_lock_the_account(platform: RunningPlatform) -> None:
     for _ in range(5):
         assert not HubSession(platform.url).login("rv-provider", "wrong-password-123")
     with pytest.raises(Exception, match="cannot log in"):

@@ -1,0 +1,3 @@
+"""Fixtures shared across test packages are registered here, once."""
+
+pytest_plugins = ["tests.integration.platform_fixture"]
