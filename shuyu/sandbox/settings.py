@@ -37,7 +37,6 @@ class PlatformSettings(BaseModel):
     hub_api_port: int = 8081
     sandbox_port: int = 8888
     mlflow_port: int = 5000
-    mlflow_host: str = "mlflow"
     """Name under which sandboxes and the hub reach MLflow on the sandbox network."""
 
     idle_timeout: int = Field(default=3600, ge=60)
@@ -84,7 +83,8 @@ class PlatformSettings(BaseModel):
 
     @property
     def mlflow_url(self) -> str:
-        return f"http://{self.mlflow_host}:{self.mlflow_port}"
+        # by address: sandboxes have no name service (their DNS is a sink)
+        return f"http://{self.mlflow_ip}:{self.mlflow_port}"
 
     def view_volume(self, scenario_id: str) -> str:
         return f"{self.project}-view-{scenario_id.replace('_', '-')}"
