@@ -32,10 +32,15 @@ def _register_optional() -> None:
         ("shuyu.cli.sandbox", "sandbox"),
         ("shuyu.cli.tracking", "mlflow"),
         ("shuyu.cli.train", "train"),
+        ("shuyu.cli.images", "images"),
+        ("shuyu.cli.platform", "platform"),
     ):
         try:
             mod = importlib.import_module(module)
-        except ImportError:
+        except ImportError as exc:
+            # only a missing third-party extra hides a group; a broken shuyu module is a bug
+            if exc.name is None or (exc.name.split(".")[0] == "shuyu" and exc.name != module):
+                raise
             continue
         app.add_typer(mod.app, name=name)
 

@@ -150,15 +150,21 @@ def wait_for_hub(url: str, timeout: float = 120) -> None:
     )
 
 
-def demo_accounts(layout: Layout, policies_dir: Path) -> tuple[Account, list[Account]]:
-    """Every account the policies name, with passwords kept from an earlier run."""
-    policies = load_policies(policies_dir)
-    known: dict[str, str] = {}
+def read_demo_accounts(layout: Layout) -> dict[str, Account]:
+    """The accounts file `up` wrote: `username role password` per line."""
+    accounts: dict[str, Account] = {}
     if layout.demo_accounts.exists():
         for line in layout.demo_accounts.read_text(encoding="utf-8").splitlines():
             parts = line.split()
             if len(parts) == 3 and not line.startswith("#"):
-                known[parts[0]] = parts[2]
+                accounts[parts[0]] = Account(parts[0], parts[2], parts[1])
+    return accounts
+
+
+def demo_accounts(layout: Layout, policies_dir: Path) -> tuple[Account, list[Account]]:
+    """Every account the policies name, with passwords kept from an earlier run."""
+    policies = load_policies(policies_dir)
+    known = {name: a.password for name, a in read_demo_accounts(layout).items()}
     accounts = [
         Account(u.username, known.get(u.username) or random_password(), "partner")
         for p in policies.partners.values()

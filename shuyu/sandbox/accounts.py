@@ -67,13 +67,13 @@ class HubSession:
             "Location", "login"
         )
 
-    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
+    def api(self, method: str, path: str, json: object = None) -> requests.Response:
         """Call the hub's REST API with this session's cookie (and its XSRF token)."""
         token = self.http.cookies.get("_xsrf") or self._xsrf("/hub/home")
         headers = {"X-XSRFToken": token, "Referer": f"{self.base}/hub/home"}
         return self.http.request(
-            method, f"{self.base}/hub/api{path}", headers=headers, timeout=self.timeout, **kwargs
-        )  # type: ignore[arg-type]
+            method, f"{self.base}/hub/api{path}", headers=headers, timeout=self.timeout, json=json
+        )
 
     def approved(self) -> set[str]:
         """Names an administrator has approved (needs an admin session)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shuyu.platform.layout import Layout
-from shuyu.platform.up import UpOptions, down, hub_session, up
+from shuyu.platform.up import UpOptions, down, hub_session, read_demo_accounts, up
 from shuyu.sandbox.accounts import Account, HubSession
 from shuyu.sandbox.settings import PlatformSettings
 
@@ -72,12 +72,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         url = up(
             options, say=lambda line: print(f"[platform] {line}"), layout=layout, settings=settings
         )
-        accounts = {}
-        for line in layout.demo_accounts.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                name, role, password = line.split()
-                accounts[name] = Account(name, password, role)
-        yield RunningPlatform(url, settings, layout, accounts)
+        yield RunningPlatform(url, settings, layout, read_demo_accounts(layout))
     finally:
         down(layout, settings, volumes=True)
         _remove_volumes(settings.project)
