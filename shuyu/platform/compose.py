@@ -51,7 +51,7 @@ def write_env_file(
             "SHUYU_BRIDGE": settings.sandbox_bridge,
             "SHUYU_HTTP_PORT": str(http_port),
             "SHUYU_HTTP_BIND": http_bind,
-            "SHUYU_SECRETS_DIR": str(layout.secrets),
+            "SHUYU_HOST_SECRETS_DIR": str(layout.secrets),
             "SHUYU_POLICIES_DIR": str(policies_dir.resolve()),
             # inside the containers
             "SHUYU_POLICIES": "/etc/shuyu/policies",

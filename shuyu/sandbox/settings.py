@@ -37,14 +37,15 @@ class PlatformSettings(BaseModel):
     hub_api_port: int = 8081
     sandbox_port: int = 8888
     mlflow_port: int = 5000
-    """Name under which sandboxes and the hub reach MLflow on the sandbox network."""
+    """MLflow's port on the sandbox network; sandboxes reach it by address (no DNS)."""
 
     idle_timeout: int = Field(default=3600, ge=60)
     """Seconds of inactivity after which a sandbox is culled."""
 
     cull_every: int = Field(default=600, ge=10)
     secrets_dir: Path = Path("/run/shuyu-secrets")
-    """Where the hub finds its secrets (MLflow admin credentials); never in a sandbox."""
+    """Where a service finds its secrets inside its container (the hub: the MLflow admin's
+    password; MLflow: admin and gate passwords); never mounted into a sandbox."""
 
     ready_poll_interval: float = Field(default=0.1, gt=0)
     """How often the spawner polls a starting sandbox (the hub's own backoff reaches 5 s)."""
