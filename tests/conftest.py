@@ -1,3 +1,6 @@
 """Fixtures shared across test packages are registered here, once."""
 
-pytest_plugins = ["tests.integration.platform_fixture"]
+pytest_plugins = [
+    "tests.integration.platform_fixture",
+    "tests.integration.mlflow_server",
+]
