@@ -1,0 +1,215 @@
+"""A typed client over the MLflow server's account and permission API, as an administrator.
+
+Every method is idempotent: `ensure_user` creates or resets, `grant` sets (MLflow stores
+one permission per user and resource), `ensure_experiment` creates or finds. Only
+`requests` is needed, so the hub can use it without installing MLflow.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import requests
+
+from shuyu.errors import ShuyuError
+
+TIMEOUT = 15.0
+
+
+class Permission(StrEnum):
+    READ = "READ"
+    USE = "USE"
+    EDIT = "EDIT"
+    MANAGE = "MANAGE"
+    NO_PERMISSIONS = "NO_PERMISSIONS"
+
+
+@dataclass(frozen=True)
+class MlflowUser:
+    username: str
+    is_admin: bool
+
+
+class MlflowAccounts:
+    """Administrator's view of one MLflow server (`url` like http://10.213.0.3:5000)."""
+
+    def __init__(self, url: str, username: str, password: str, *, timeout: float = TIMEOUT):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.auth = (username, password)
+        self._session.trust_env = False  # never a proxy between the hub and MLflow
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> MlflowAccounts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _call(
+        self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
+    ) -> requests.Response:
+        try:
+            response = self._session.request(
+                method, f"{self.url}{path}", timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise ShuyuError(
+                f"MLflow at {self.url} does not answer ({type(exc).__name__}); "
+                "is the mlflow service up?"
+            ) from None
+        if response.status_code not in ok:
+            raise ShuyuError(
+                f"MLflow {method} {path} failed with HTTP {response.status_code}: "
+                f"{_error_message(response)}"
+                + (
+                    "; check the MLflow admin password secret"
+                    if response.status_code == 401
+                    else ""
+                )
+            )
+        return response
+
+    def wait_until_up(self, seconds: float) -> None:
+        """Poll /health: the server takes tens of seconds to start its workers."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if self._session.get(f"{self.url}/health", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise ShuyuError(f"MLflow at {self.url} did not answer within {seconds:.0f}s")
+            time.sleep(1.0)
+
+    # ------------------------------------------------------------ users
+
+    def get_user(self, username: str) -> MlflowUser | None:
+        response = self._call(
+            "GET", "/api/2.0/mlflow/users/get", params={"username": username}, ok=(200, 404)
+        )
+        if response.status_code == 404:
+            return None
+        user = response.json()["user"]
+        return MlflowUser(username=user["username"], is_admin=bool(user.get("is_admin")))
+
+    def create_user(self, username: str, password: str) -> None:
+        self._call(
+            "POST",
+            "/api/2.0/mlflow/users/create",
+            json={"username": username, "password": password},
+        )
+
+    def set_password(self, username: str, password: str) -> None:
+        self._call(
+            "PATCH",
+            "/api/2.0/mlflow/users/update-password",
+            json={"username": username, "password": password},
+        )
+
+    def ensure_user(self, username: str, password: str) -> bool:
+        """Create `username` with `password`, or reset its password; True if created."""
+        if self.get_user(username) is None:
+            self.create_user(username, password)
+            return True
+        self.set_password(username, password)
+        return False
+
+    # ------------------------------------------------------------ permissions
+
+    def grant(
+        self, username: str, experiment_id: str, permission: Permission = Permission.EDIT
+    ) -> None:
+        """Set `username`'s permission on an experiment (create or update)."""
+        body = {
+            "username": username,
+            "resource_type": "experiment",
+            "resource_id": experiment_id,
+            "permission": permission.value,
+        }
+        path = "/api/3.0/mlflow/users/permissions/grant"
+        response = self._call("POST", path, json=body, ok=(200, 400))
+        if response.status_code == 200:
+            return
+        if "already exists" not in _error_message(response):
+            self._call("POST", path, json=body)  # raises with MLflow's message
+        # MLflow refuses to grant over an existing grant: keep it if equal, else replace
+        if self.permission(username, experiment_id) is not permission:
+            self.revoke(username, experiment_id)
+            self._call("POST", path, json=body)
+
+    def revoke(self, username: str, experiment_id: str) -> None:
+        self._call(
+            "POST",
+            "/api/3.0/mlflow/users/permissions/revoke",
+            json={
+                "username": username,
+                "resource_type": "experiment",
+                "resource_id": experiment_id,
+            },
+            ok=(200, 404),
+        )
+
+    def permission(self, username: str, experiment_id: str) -> Permission:
+        response = self._call(
+            "GET",
+            "/api/3.0/mlflow/users/permissions/get",
+            params={
+                "username": username,
+                "resource_type": "experiment",
+                "resource_id": experiment_id,
+            },
+        )
+        return Permission(response.json()["permission"])
+
+    # ------------------------------------------------------------ experiments
+
+    def experiment_id(self, name: str) -> str | None:
+        response = self._call(
+            "GET",
+            "/api/2.0/mlflow/experiments/get-by-name",
+            params={"experiment_name": name},
+            ok=(200, 404),
+        )
+        if response.status_code == 404:
+            return None
+        return str(response.json()["experiment"]["experiment_id"])
+
+    def ensure_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
+        """The id of experiment `name`, created (with `tags`) if absent."""
+        existing = self.experiment_id(name)
+        if existing is not None:
+            return existing
+        payload: dict[str, Any] = {"name": name}
+        if tags:
+            payload["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
+        response = self._call(
+            "POST", "/api/2.0/mlflow/experiments/create", json=payload, ok=(200, 400, 409)
+        )
+        if response.status_code != 200:  # created meanwhile by a concurrent caller
+            found = self.experiment_id(name)
+            if found is None:
+                raise ShuyuError(
+                    f"cannot create MLflow experiment {name!r}: {_error_message(response)}"
+                )
+            return found
+        return str(response.json()["experiment_id"])
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip() or response.reason
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"])[:300]
+    return str(body)[:300]
