@@ -55,7 +55,6 @@ def write_env_file(
             "SHUYU_POLICIES_DIR": str(policies_dir.resolve()),
             # inside the containers
             "SHUYU_POLICIES": "/etc/shuyu/policies",
-            "SHUYU_SECRETS_DIR_IN_CONTAINER": "/run/shuyu-secrets",
         }
     )
     text = "".join(f"{k}={v}\n" for k, v in sorted(values.items()))

@@ -11,6 +11,7 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -67,7 +68,7 @@ class HubSession:
             "Location", "login"
         )
 
-    def api(self, method: str, path: str, json: object = None) -> requests.Response:
+    def api(self, method: str, path: str, json: Any = None) -> requests.Response:
         """Call the hub's REST API with this session's cookie (and its XSRF token)."""
         token = self.http.cookies.get("_xsrf") or self._xsrf("/hub/home")
         headers = {"X-XSRFToken": token, "Referer": f"{self.base}/hub/home"}

@@ -7,9 +7,7 @@ the next time that partner starts one. Only the new sandbox receives the new pas
 
 from __future__ import annotations
 
-import os
 import secrets
-from pathlib import Path
 
 from shuyu.audit.events import audit_event
 from shuyu.errors import ShuyuError
@@ -23,11 +21,6 @@ HUB_ADMIN_PASSWORD_FILE = "mlflow_admin_password"  # noqa: S105 - a file name
 _RESERVED = {ADMIN_USERNAME, GATE_USERNAME}
 
 
-def hub_secrets_dir(settings: PlatformSettings) -> Path:
-    env = os.environ.get("SHUYU_SECRETS_DIR_IN_CONTAINER")
-    return Path(env) if env else settings.secrets_dir
-
-
 def partner_mlflow_env(
     settings: PlatformSettings, username: str, scenario_ids: list[str], partner_id: str
 ) -> dict[str, str]:
@@ -37,7 +30,7 @@ def partner_mlflow_env(
         raise ShuyuError(f"MLflow account {username!r} is reserved and cannot be a partner user")
     if not scenario_ids:
         raise ShuyuError(f"{username}: no authorised scenario, so no MLflow experiment to grant")
-    admin_password = read_secret(hub_secrets_dir(settings) / HUB_ADMIN_PASSWORD_FILE)
+    admin_password = read_secret(settings.secrets_dir / HUB_ADMIN_PASSWORD_FILE)
     password = secrets.token_urlsafe(24)
     names = [experiment_name(s, partner_id) for s in scenario_ids]
     try:

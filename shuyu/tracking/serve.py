@@ -25,7 +25,6 @@ from shuyu.tracking.policy import ADMIN_USERNAME
 _log = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = Path("/srv/mlflow")
-DEFAULT_SECRETS_DIR = Path("/run/shuyu-secrets")
 SERVICE_USER = "mlflow"
 ADMIN_PASSWORD_FILE = "admin_password"  # noqa: S105 - a file name
 GATE_PASSWORD_FILE = "gate_password"  # noqa: S105 - a file name
@@ -33,8 +32,8 @@ APP_NAME = "shuyu-auth"
 
 
 def secrets_dir() -> Path:
-    """Where MLflow's (or the hub's) secrets are mounted in the container."""
-    return Path(os.environ.get("SHUYU_SECRETS_DIR_IN_CONTAINER", str(DEFAULT_SECRETS_DIR)))
+    """Where MLflow's secrets are mounted in its container ($SHUYU_SECRETS_DIR)."""
+    return PlatformSettings.from_env().secrets_dir
 
 
 def read_secret(path: Path) -> str:

@@ -76,7 +76,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     env = {
         **os.environ,
         **settings.to_env(),
-        "SHUYU_SECRETS_DIR_IN_CONTAINER": str(secrets),
+        "SHUYU_SECRETS_DIR": str(secrets),
         "NO_PROXY": "*",
     }
     env.pop("SHUYU_MLFLOW_BACKEND_URI", None)

@@ -457,7 +457,7 @@ def test_refusals_and_privileged_writes_are_audited(
 
 
 def _bootstrap(server: MlflowServer, policies: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHUYU_SECRETS_DIR_IN_CONTAINER": str(server.secrets_dir)}
+    env = {**os.environ, "SHUYU_SECRETS_DIR": str(server.secrets_dir)}
     return subprocess.run(
         [
             *(sys.executable, "-m", "shuyu.cli.main", "mlflow", "bootstrap"),
