@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pytest
 import requests
 
-import mlflow
 from shuyu.policy import default_policies_dir
 from shuyu.sandbox.settings import PlatformSettings
 from shuyu.tracking.hub import partner_mlflow_env
