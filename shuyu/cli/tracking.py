@@ -12,9 +12,8 @@ import typer
 
 from shuyu.errors import ShuyuError
 from shuyu.policy import load_policies
-from shuyu.tracking.accounts import MlflowAccounts
+from shuyu.tracking.accounts import ADMIN_USERNAME, MlflowAccounts
 from shuyu.tracking.bootstrap import bootstrap as run_bootstrap
-from shuyu.tracking.policy import ADMIN_USERNAME
 from shuyu.tracking.serve import (
     ADMIN_PASSWORD_FILE,
     DEFAULT_STATE_DIR,

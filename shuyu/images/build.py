@@ -132,6 +132,7 @@ def build_app_image(name: str, base_image: str, shuyu_whl: Path, say: Say) -> Bu
         )
     engine.tag(image, f"{repository(name)}:local")
     say(f"{image}: built, tagged {repository(name)}:local")
+    engine.untag_others(repository(name), keep={content[:12], "local"})
     return BuildResult(name, image, False, time.monotonic() - started)
 
 

@@ -56,3 +56,11 @@ def image_label(image: str, label: str) -> str | None:
 
 def tag(source: str, target: str) -> None:
     run(["docker", "tag", source, target], what=f"docker tag {source} {target}")
+
+
+def untag_others(repo: str, keep: set[str]) -> None:
+    """Drop `repo`'s other tags (superseded content-hash builds), so that rebuilds do not
+    pile up gigabytes; an image a container still uses keeps its layers until removed."""
+    listed = run(["docker", "images", repo, "--format", "{{.Tag}}"], what=f"docker images {repo}")
+    for tag_name in sorted(set(listed.split()) - keep - {"<none>"}):
+        subprocess.run(["docker", "rmi", f"{repo}:{tag_name}"], capture_output=True, check=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
 import time
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,14 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             grant = grant_sandbox(policies, settings, self.user.name, today)
         except NotAuthorised as refusal:
             audit_event("sandbox.spawn", self.user.name, "denied", reason=refusal.en)
-            raise web.HTTPError(
-                403, refusal.zh + "\n" + refusal.en, reason="Not authorised"
-            ) from None
+            error = web.HTTPError(403, "%s", refusal.zh + "\n" + refusal.en)
+            # what the hub's error and home pages show instead of their generic
+            # "failed to start" text
+            error.jupyterhub_message = refusal.zh + "\n" + refusal.en  # type: ignore[attr-defined]
+            error.jupyterhub_html_message = (  # type: ignore[attr-defined]
+                f"<p>{html.escape(refusal.zh)}</p><p>{html.escape(refusal.en)}</p>"
+            )
+            raise error from None
         return grant
 
     def _configure(self, settings: PlatformSettings, grant: SandboxGrant) -> None:
@@ -66,7 +72,11 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         self.network_name = settings.sandbox_network
         self.use_internal_ip = True
         self.remove = True  # the container goes; the workspace volume stays
-        self.name_template = f"{settings.project}-sbx-{{username}}"
+        # policy user names are already valid container names; the escaped form
+        # (sz-2dcredit) would only make the container harder to find
+        self.name_template = f"{settings.project}-sbx-{{raw_username}}"
+        # DockerSpawner renders the name once, when `image` is set
+        self.object_name = self._render_templates(self.name_template)
         self.mem_limit = settings.mem_limit
         self.cpu_limit = settings.cpu_limit
         self.volumes = {

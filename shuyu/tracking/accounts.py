@@ -18,6 +18,11 @@ from shuyu.errors import ShuyuError
 
 TIMEOUT = 15.0
 
+GATE_USERNAME = "registry-gate"
+"""The review service's account: the only non-administrator that may write the registry."""
+
+ADMIN_USERNAME = "admin"
+
 
 class Permission(StrEnum):
     READ = "READ"

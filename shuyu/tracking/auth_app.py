@@ -25,8 +25,9 @@ from flask import Flask
 from starlette.concurrency import run_in_threadpool
 
 from shuyu.audit.events import LOGGER_NAME, audit_event
+from shuyu.tracking.accounts import GATE_USERNAME
 from shuyu.tracking.endpoints import READ_METHODS, Access, classify, graphql_access, route_of
-from shuyu.tracking.policy import GATE_USERNAME, Decision, Principal, decide
+from shuyu.tracking.policy import Decision, Principal, decide
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

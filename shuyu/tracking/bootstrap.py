@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 
 from shuyu.audit.events import audit_event
 from shuyu.policy.models import Policies
-from shuyu.tracking.accounts import MlflowAccounts, Permission
-from shuyu.tracking.policy import ADMIN_USERNAME, GATE_USERNAME
+from shuyu.tracking.accounts import ADMIN_USERNAME, GATE_USERNAME, MlflowAccounts, Permission
 
 
 def experiment_name(scenario_id: str, partner_id: str) -> str:

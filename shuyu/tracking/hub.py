@@ -12,9 +12,8 @@ import secrets
 from shuyu.audit.events import audit_event
 from shuyu.errors import ShuyuError
 from shuyu.sandbox.settings import PlatformSettings
-from shuyu.tracking.accounts import MlflowAccounts, Permission
+from shuyu.tracking.accounts import ADMIN_USERNAME, GATE_USERNAME, MlflowAccounts, Permission
 from shuyu.tracking.bootstrap import experiment_name
-from shuyu.tracking.policy import ADMIN_USERNAME, GATE_USERNAME
 from shuyu.tracking.serve import read_secret
 
 HUB_ADMIN_PASSWORD_FILE = "mlflow_admin_password"  # noqa: S105 - a file name

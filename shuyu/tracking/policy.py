@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shuyu.tracking.accounts import GATE_USERNAME
 from shuyu.tracking.endpoints import Access
-
-GATE_USERNAME = "registry-gate"
-"""The review service's account: the only non-administrator that may write the registry."""
-
-ADMIN_USERNAME = "admin"
 
 
 @dataclass(frozen=True)

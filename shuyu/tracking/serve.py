@@ -20,7 +20,7 @@ from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_text
 from shuyu.platform.layout import ensure_secret
 from shuyu.sandbox.settings import PlatformSettings
-from shuyu.tracking.policy import ADMIN_USERNAME
+from shuyu.tracking.accounts import ADMIN_USERNAME
 
 _log = logging.getLogger(__name__)
 

@@ -108,10 +108,12 @@ def _as_strings(series: pl.Series, column_type: str) -> pl.Series:
     return series.cast(pl.Utf8)
 
 
-def _robust_scaling(values: np.ndarray, name: str) -> NumericScaling:
+def _robust_scaling(values: np.ndarray) -> NumericScaling:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        raise InputError(f"feature {name}", "has no numeric values to scale by", hint="drop it")
+        # every value suppressed (k-anonymity does that to rare quasi-identifiers in a
+        # small view): the feature stays an input of the model, carrying only "missing"
+        return NumericScaling(centre=0.0, scale=1.0)
     q25, median, q75 = np.quantile(finite, [0.25, 0.5, 0.75])
     scale = float(q75 - q25) / 1.349  # the IQR of a normal is 1.349σ
     if not scale > 0:
@@ -158,9 +160,7 @@ def fit_preprocessor(
                 scaling = numeric_bounds[column.name]
             else:
                 data_independent = False
-                scaling = _robust_scaling(
-                    _raw_numeric(frame[column.name], column.type), column.name
-                )
+                scaling = _robust_scaling(_raw_numeric(frame[column.name], column.type))
             encodings.append(
                 FeatureEncoding(name=column.name, type=column.type, kind="numeric", scaling=scaling)
             )

@@ -125,10 +125,12 @@ def test_only_authorised_views_and_the_own_workspace_are_mounted(
 
 
 def test_raw_data_holdouts_keys_and_other_workspaces_are_absent(sandbox: str) -> None:
-    listing = _exec(
-        sandbox, "find", "/data", "/home", "/srv", "/run", "/tmp", "-xdev", "-name", "*"
-    )
-    files = listing.stdout.splitlines()
+    # no -xdev: every view is a mount of its own below /data
+    listing = _exec(sandbox, "find", "/data", "/home", "/srv", "/run", "/tmp", "-name", "*")
+    # the one secret a sandbox holds is its own server's cookie key, made at start-up
+    # in the tmpfs and gone with the container
+    own = "/tmp/jupyter-runtime/jupyter_cookie_secret"
+    files = [f for f in listing.stdout.splitlines() if f != own]
     assert "/data/bank_credit/train.parquet" in files
     for forbidden in ("holdout", "masking", ".key", "raw", "masked", "secret", "mlflow_admin"):
         assert not [f for f in files if forbidden in f.rsplit("/", 1)[-1]], forbidden
@@ -173,7 +175,9 @@ def test_there_is_no_docker_socket(sandbox: str) -> None:
         _py(sandbox, "import os; print(os.path.exists('/var/run/docker.sock'))").stdout.strip()
         == "False"
     )
-    assert not [m for m in _inspect(sandbox)["Mounts"] if "docker" in m.get("Source", "")]
+    mounts = _inspect(sandbox)["Mounts"]
+    assert not [m for m in mounts if "docker.sock" in m.get("Source", "") + m["Destination"]]
+    assert {m["Type"] for m in mounts} == {"volume"}  # named volumes only, no host paths
 
 
 def test_the_memory_limit_holds(platform: RunningPlatform, sandbox: str) -> None:
@@ -236,18 +240,26 @@ def loopback_host_resolver() -> Iterator[None]:
     resolv = Path("/etc/resolv.conf")
     saved = resolv.read_bytes()
     was_link = os.readlink(resolv) if resolv.is_symlink() else None
+    # A queries get the documentation address; any other type (AAAA first, from
+    # getaddrinfo) an empty NOERROR answer, as a real resolver gives for a v4-only name
     answer = (
         "import socket\n"
         "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('127.0.0.1',53))\n"
+        "print('ready', flush=True)\n"
         "while True:\n"
         "  q,a=s.recvfrom(512)\n"
-        "  r=q[:2]+b'\\x81\\x80'+q[4:6]+b'\\x00\\x01\\x00\\x00\\x00\\x00'+q[12:]"
+        "  if q[-4:-2]==b'\\x00\\x01':\n"
+        "    r=q[:2]+b'\\x81\\x80'+q[4:6]+b'\\x00\\x01\\x00\\x00\\x00\\x00'+q[12:]"
         "+b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04'"
         "+bytes([198,51,100,1])\n"
+        "  else:\n"
+        "    r=q[:2]+b'\\x81\\x80'+q[4:6]+b'\\x00\\x00\\x00\\x00\\x00\\x00'+q[12:]\n"
         "  s.sendto(r,a)\n"
     )
-    server = subprocess.Popen(["python3", "-c", answer])
+    server = subprocess.Popen(["python3", "-c", answer], stdout=subprocess.PIPE, text=True)
     try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == "ready"  # bound before anyone asks
         if was_link:
             resolv.unlink()
         resolv.write_text("nameserver 127.0.0.1\n", encoding="utf-8")
@@ -354,8 +366,10 @@ def test_a_partner_without_a_valid_authorisation_cannot_spawn(platform: RunningP
     assert response.status_code == 403
     assert "2025-12-31" in response.text
     page = session.http.get(f"{platform.url}/hub/spawn/kj-analyst", timeout=60)
-    assert "没有有效的场景授权" in page.text
-    assert "no authorisation valid" in page.text
+    assert page.status_code == 403
+    text = page.content.decode("utf-8")  # the page declares UTF-8 in a meta tag
+    assert "没有有效的场景授权" in text
+    assert "no authorisation valid" in text
     assert (
         subprocess.run(
             ["docker", "inspect", platform.container("kj-analyst")],
@@ -381,6 +395,10 @@ def test_a_browser_download_is_refused(platform: RunningPlatform, sandbox: str) 
     _exec(sandbox, "sh", "-c", "echo a,b > /home/jovyan/out.csv")
     session = platform.login(PARTNER)
     base = f"{platform.url}/user/{PARTNER}"
+    # as a browser does: opening the lab runs the hub's OAuth dance for the server cookie
+    lab = session.http.get(f"{base}/lab", timeout=60)
+    assert lab.status_code == 200
+    assert lab.url.startswith(f"{base}/lab")
     assert session.http.get(f"{base}/api/contents/out.csv", timeout=30).status_code == 200
     assert session.http.get(f"{base}/files/out.csv", timeout=30).status_code == 403
     assert session.http.get(f"{base}/files/out.csv?download=1", timeout=30).status_code == 403

@@ -254,11 +254,11 @@ def test_the_lab_speaks_chinese_by_default(notebook: Notebook) -> None:
 def test_the_hub_image_has_its_proxy_hub_and_firewall_tools() -> None:
     image = "shuyu/hub:local"
     assert run_in(image, "configurable-http-proxy", "--version").strip() == "5.1.0"
-    assert run_in(image, "jupyterhub", "--version").strip().startswith("6.1.1")
+    assert run_in(image, "jupyterhub", "--version").strip().startswith("5.5.4")
     run_in(
         image, "python", "-c",
         "import dockerspawner, nativeauthenticator, jupyterhub_idle_culler, "
-        "shuyu.sandbox.spawner, shuyu.sandbox.firewall",
+        "shuyu.sandbox.spawner, shuyu.sandbox.firewall, shuyu.tracking.hub",
     )  # fmt: skip
     assert run_in(image, "test", "-f", "/srv/jupyterhub/jupyterhub_config.py") == ""
     # iptables-restore (nft backend) in the container's own network namespace

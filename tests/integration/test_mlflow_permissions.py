@@ -23,8 +23,8 @@ import requests
 
 from shuyu.policy import default_policies_dir
 from shuyu.sandbox.settings import PlatformSettings
+from shuyu.tracking.accounts import GATE_USERNAME
 from shuyu.tracking.hub import partner_mlflow_env
-from shuyu.tracking.policy import GATE_USERNAME
 from tests.integration.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.integration

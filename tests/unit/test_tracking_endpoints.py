@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from shuyu.tracking.accounts import GATE_USERNAME
 from shuyu.tracking.auth_app import basic_credentials
 from shuyu.tracking.endpoints import (
     READ_METHODS,
@@ -24,7 +25,7 @@ from shuyu.tracking.endpoints import (
     graphql_access,
     route_of,
 )
-from shuyu.tracking.policy import GATE_USERNAME, Principal, decide
+from shuyu.tracking.policy import Principal, decide
 
 # (method, route) -> what the guard does; reads left to MLflow are not listed.
 EXPECTED_REGISTRY = {

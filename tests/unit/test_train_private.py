@@ -193,3 +193,15 @@ def test_view_directory_comes_from_the_sandbox_environment(
         view_directory()
     with pytest.raises(InputError, match="no view manifest"):
         load_view(tmp_path / "a")
+
+
+def test_a_feature_suppressed_everywhere_stays_an_input_carrying_only_missing(
+    view: AuthorisedView,
+) -> None:
+    # k-anonymity can null a rare quasi-identifier in every row of a small view
+    blank = view.frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("established_year"))
+    pre = fit_preprocessor(view.manifest, blank)
+    year = next(f for f in pre.features if f.name == "established_year")
+    assert year.scaling == NumericScaling(centre=0.0, scale=1.0)
+    assert "established_year" in raw_inputs(pre, blank)
+    assert np.isfinite(encode(pre, blank).numeric).all()
