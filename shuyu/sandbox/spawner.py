@@ -26,6 +26,7 @@ from shuyu.audit.events import audit_event
 from shuyu.policy import load_policies
 from shuyu.sandbox.grants import NotAuthorised, SandboxGrant, grant_sandbox
 from shuyu.sandbox.settings import PlatformSettings
+from shuyu.tracking.hub import PartnerCredentials, new_partner_credentials
 
 SANDBOX_UID = "1000:1000"
 
@@ -111,32 +112,56 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             },
         }
 
-    def _sandbox_env(self, settings: PlatformSettings, grant: SandboxGrant) -> dict[str, str]:
+    def _mlflow_credentials(
+        self, settings: PlatformSettings, grant: SandboxGrant
+    ) -> PartnerCredentials | None:
+        if not self.mlflow_credentials:
+            return None
+        return new_partner_credentials(
+            settings, self.user.name, [s.id for s in grant.scenarios], grant.partner_id
+        )
+
+    def _sandbox_env(
+        self, grant: SandboxGrant, credentials: PartnerCredentials | None
+    ) -> dict[str, str]:
         env = {
             "LANG": "zh_CN.UTF-8",
             "SHUYU_SCENARIOS": ",".join(s.id for s in grant.scenarios),
             "SHUYU_PARTNER": grant.partner_id,
             "SHUYU_DATA": "/data",
         }
-        if self.mlflow_credentials:
-            from shuyu.tracking.hub import partner_mlflow_env  # noqa: PLC0415 - hub-only dependency
-
-            env.update(
-                partner_mlflow_env(
-                    settings, self.user.name, [s.id for s in grant.scenarios], grant.partner_id
-                )
-            )
+        if credentials is not None:
+            env |= credentials.env()
         return env
 
     async def start(self) -> tuple[str, int]:
         settings = self._settings()
         grant = self._grant(settings)
         self._configure(settings, grant)
-        env = await asyncio.to_thread(self._sandbox_env, settings, grant)
-        self.environment = env
+        credentials = self._mlflow_credentials(settings, grant)
+        self.environment = self._sandbox_env(grant, credentials)
         started = time.monotonic()
-        ip, port = await super().start()
-        await self._wait_until_ready(ip, port, settings.ready_poll_interval)
+        # MLflow provisioning (seconds: every call checks a password hash) overlaps the
+        # container's start; the sandbox is handed over only when both are done
+        provisioning = (
+            asyncio.ensure_future(asyncio.to_thread(credentials.provision))
+            if credentials is not None
+            else None
+        )
+        try:
+            ip, port = await super().start()
+            await self._wait_until_ready(ip, port, settings.ready_poll_interval)
+        except BaseException:
+            if provisioning is not None:
+                await asyncio.gather(provisioning, return_exceptions=True)
+            raise
+        if provisioning is not None:
+            try:
+                await provisioning
+            except Exception:
+                # a sandbox whose MLflow login would fail is not handed over
+                await self.stop(now=True)
+                raise
         audit_event(
             "sandbox.spawn",
             self.user.name,

@@ -164,7 +164,8 @@ class MlflowAccounts:
             ok=(200, 404),
         )
 
-    def permission(self, username: str, experiment_id: str) -> Permission:
+    def permission(self, username: str, experiment_id: str) -> Permission | None:
+        """`username`'s own grant on the experiment, or None when there is none."""
         response = self._call(
             "GET",
             "/api/3.0/mlflow/users/permissions/get",
@@ -173,7 +174,10 @@ class MlflowAccounts:
                 "resource_type": "experiment",
                 "resource_id": experiment_id,
             },
+            ok=(200, 404),
         )
+        if response.status_code == 404:
+            return None
         return Permission(response.json()["permission"])
 
     # ------------------------------------------------------------ experiments
@@ -188,6 +192,21 @@ class MlflowAccounts:
         if response.status_code == 404:
             return None
         return str(response.json()["experiment"]["experiment_id"])
+
+    def experiment_ids(self, like: str) -> dict[str, str]:
+        """Name → id of every active experiment whose name matches the SQL LIKE pattern
+        `like`: one call where `experiment_id` would take one per name."""
+        found: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            body: dict[str, Any] = {"filter": f"name LIKE '{like}'", "max_results": 1000}
+            if token:
+                body["page_token"] = token
+            page = self._call("POST", "/api/2.0/mlflow/experiments/search", json=body).json()
+            found |= {e["name"]: str(e["experiment_id"]) for e in page.get("experiments", [])}
+            token = page.get("next_page_token")
+            if not token:
+                return found
 
     def ensure_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
         """The id of experiment `name`, created (with `tags`) if absent."""
