@@ -42,6 +42,10 @@ from torch import nn
 from shuyu.errors import ShuyuError
 
 CLIP_EPSILON = 1e-6  # as Opacus: C / (norm + 1e-6)
+DISJOINT_ROWS = "shuyu_disjoint_rows"
+"""Attribute a model sets on an nn.Embedding whose lookups never repeat a row within one
+sample (one table, each feature's codes offset into its own rows): the per-sample norm
+then needs no duplicate search. Set it only where construction guarantees it."""
 
 
 def ineligible_modules(model: nn.Module) -> list[str]:
@@ -196,7 +200,7 @@ class BookkeepingClipper:
                     gb = g if g.dim() == 2 else g.sum(dim=tuple(range(1, g.dim() - 1)))
                     total += gb.pow(2).sum(dim=1)
             elif module.weight.requires_grad:
-                total += _embedding_norm2(a, g)
+                total += _embedding_norm2(a, g, disjoint=getattr(module, DISJOINT_ROWS, False))
         return total
 
     def clipped_noised_gradients(
@@ -265,11 +269,13 @@ def _linear_weight_norm2(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return (torch.bmm(a3, a3.transpose(1, 2)) * torch.bmm(g3, g3.transpose(1, 2))).sum(dim=(1, 2))
 
 
-def _embedding_norm2(indices: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+def _embedding_norm2(indices: torch.Tensor, g: torch.Tensor, *, disjoint: bool) -> torch.Tensor:
     if indices.dim() == 1:
         return g.pow(2).sum(dim=1)
     idx = indices.reshape(indices.shape[0], -1)
     g3 = g.reshape(g.shape[0], idx.shape[1], -1)
+    if disjoint:
+        return g3.pow(2).sum(dim=(1, 2))
     ordered = idx.sort(dim=1).values
     if bool((ordered[:, 1:] != ordered[:, :-1]).all()):
         # no row looked up twice by one sample (e.g. one table, per-feature offsets):

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from shuyu.train.bookkeeping import DISJOINT_ROWS
+
 
 class TabularMLP(nn.Module):
     """Embeddings for the categorical codes, concatenated with the numeric features,
@@ -34,6 +36,9 @@ class TabularMLP(nn.Module):
         self.embedding = (
             nn.Embedding(sum(vocabulary_sizes), embedding_dim) if vocabulary_sizes else None
         )
+        if self.embedding is not None:
+            # each feature's codes live in their own rows: a sample never repeats a row
+            setattr(self.embedding, DISJOINT_ROWS, True)
         layers: list[nn.Module] = []
         width = n_numeric + embedding_dim * len(vocabulary_sizes)
         for size in hidden:
