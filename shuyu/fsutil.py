@@ -8,6 +8,7 @@ the previous contents (or nothing) behind, never a mixture.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -64,3 +65,12 @@ def staged_directory(target: Path) -> Iterator[Path]:
     finally:
         if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (views and wheels run to gigabytes)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

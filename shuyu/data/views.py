@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from shuyu.data.masking.mask import file_sha256, masked_digest
+from shuyu.data.masking.mask import masked_digest
 from shuyu.data.masking.pseudonym import KeyedHasher, letters
 from shuyu.data.masking.report import REPORT_JSON, MaskingReport
 from shuyu.data.masking.rules import POLARS_TYPES
@@ -34,7 +34,7 @@ from shuyu.data.view_manifest import (
     ViewManifest,
 )
 from shuyu.errors import InputError
-from shuyu.fsutil import atomic_write_text, staged_directory
+from shuyu.fsutil import atomic_write_text, file_sha256, staged_directory
 from shuyu.policy.masked_types import masked_type
 from shuyu.policy.models import Feature, FieldType, Label, Policies, Scenario
 

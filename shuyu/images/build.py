@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shuyu.errors import InputError, ShuyuError
+from shuyu.fsutil import file_sha256
 from shuyu.images import engine
 from shuyu.images.base import BASE, BASE_HUB, build_base
-from shuyu.images.cache import cache_root, digest, file_digest
+from shuyu.images.cache import cache_root, digest
 from shuyu.images.proxy import proxy_prefix
 from shuyu.images.wheelhouse import shuyu_wheel, wheel_content_digest, wheelhouse
 
@@ -77,7 +78,7 @@ def _context(name: str, context: Path, wheels: Path, shuyu_whl: Path, say: Say) 
 def _content_hash(context: Path, shuyu_whl: Path, base_id: str) -> str:
     own = context / "shuyu-wheel" / shuyu_whl.name
     parts = [
-        (str(p.relative_to(context)), file_digest(p).encode())
+        (str(p.relative_to(context)), file_sha256(p).encode())
         for p in sorted(context.rglob("*"))
         if p.is_file() and p != own
     ]

@@ -30,11 +30,3 @@ def digest(parts: Iterable[tuple[str, bytes]]) -> str:
         h.update(name.encode("utf-8") + b"\0")
         h.update(hashlib.sha256(data).digest())
     return h.hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

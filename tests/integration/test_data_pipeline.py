@@ -14,9 +14,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from shuyu.data.masking.mask import file_sha256
 from shuyu.data.masking.report import REPORT_JSON, MaskingReport
 from shuyu.data.view_manifest import HOLDOUT_FILE, TRAIN_FILE, read_manifest
+from shuyu.fsutil import file_sha256
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies, Role
 

@@ -12,9 +12,10 @@ import pytest
 
 from shuyu.cli.main import main
 from shuyu.data.masking.key import KEY_FILE_ENV, generate_key_file
-from shuyu.data.masking.mask import file_sha256, mask_directory
+from shuyu.data.masking.mask import mask_directory
 from shuyu.data.masking.report import REPORT_JSON, REPORT_TEXT, MaskingReport
 from shuyu.errors import InputError, ShuyuError
+from shuyu.fsutil import file_sha256
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies, Role
 from tests.unit.catalogue_frames import raw_frames, write_raw

@@ -13,7 +13,7 @@ import pytest
 
 from shuyu.cli.main import main
 from shuyu.data.masking.key import KEY_FILE_ENV, generate_key_file, read_key
-from shuyu.data.masking.mask import file_sha256, mask_directory
+from shuyu.data.masking.mask import mask_directory
 from shuyu.data.view_manifest import (
     HOLDOUT_FILE,
     PARQUET_METADATA_KEY,
@@ -23,6 +23,7 @@ from shuyu.data.view_manifest import (
 )
 from shuyu.data.views import build_views, entity_ids, read_embedded_manifest, scenario_hasher
 from shuyu.errors import InputError
+from shuyu.fsutil import file_sha256
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies
 from tests.unit.catalogue_frames import raw_frames, write_raw

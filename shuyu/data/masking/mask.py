@@ -33,7 +33,7 @@ from shuyu.data.masking.report import (
 )
 from shuyu.data.masking.rules import POLARS_TYPES, clip_bounds_of, describe, masked_expr
 from shuyu.errors import InputError, ShuyuError
-from shuyu.fsutil import atomic_write_text, staged_directory
+from shuyu.fsutil import atomic_write_text, file_sha256, staged_directory
 from shuyu.policy.masked_types import masked_type
 from shuyu.policy.models import Dataset, FieldType, Policies, Pseudonym, TopBottomCode
 
@@ -331,14 +331,6 @@ def masked_digest(digests: dict[str, str]) -> str:
     """One digest for a set of masked files, independent of the order they were read."""
     lines = "".join(f"{d} {digests[d]}\n" for d in sorted(digests))
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read(path: Path) -> pl.DataFrame:
