@@ -14,13 +14,14 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import requests
+
+from tests.jupyter_status import answers
 
 pytestmark = pytest.mark.integration
 
@@ -170,16 +171,8 @@ def notebook() -> Iterator[Notebook]:
         http = requests.Session()
         http.headers["Authorization"] = f"token {token}"
         server = Notebook(name, f"http://127.0.0.1:{port}", http)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if server.get("/api/status").status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("notebook did not answer:\n" + docker("logs", name, check=False))
-            time.sleep(0.3)
+        if not answers(lambda: server.get("/api/status"), seconds=60):
+            pytest.fail("notebook did not answer:\n" + docker("logs", name, check=False))
         yield server
     finally:
         docker("rm", "-f", name, check=False)

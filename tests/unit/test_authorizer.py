@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.jupyter_status import answers
+
 pytestmark = pytest.mark.slow  # two real servers start (a few seconds each)
 
 SHUYU_AUTHORIZER = "shuyu.sandbox.authorizer.DownloadDenyingAuthorizer"
@@ -88,16 +90,10 @@ def _start(root: Path, authorizer: str) -> Iterator[Server]:
     http.headers["Authorization"] = f"token {token}"
     server = Server(f"http://127.0.0.1:{port}", http, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if server.get("/api/status").status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"jupyter server did not start:\n{log.read_text()}")
-            time.sleep(0.2)
+        if not answers(
+            lambda: server.get("/api/status"), seconds=30, alive=lambda: proc.poll() is None
+        ):
+            pytest.fail(f"jupyter server did not start:\n{log.read_text()}")
         yield server
     finally:
         proc.terminate()
