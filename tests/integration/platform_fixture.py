@@ -3,6 +3,7 @@ project name, subnet and port so that it never touches a running demo."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
@@ -50,6 +51,16 @@ class RunningPlatform:
 
     def stop(self, session: HubSession, username: str) -> None:
         session.api("DELETE", f"/users/{username}/server")
+
+    @contextlib.contextmanager
+    def running(self, username: str) -> Iterator[str]:
+        """`username` logs in and starts a sandbox; its container name while it runs."""
+        session = self.login(username)
+        self.spawn(session, username)
+        try:
+            yield self.container(username)
+        finally:
+            self.stop(session, username)
 
 
 def _remove_volumes(project: str) -> None:

@@ -64,18 +64,14 @@ def _all_fail_fast(outcomes: list[Outcome]) -> None:
 
 @pytest.fixture(scope="module")
 def sandbox(platform: RunningPlatform) -> Iterator[str]:
-    session = platform.login(PARTNER)
-    platform.spawn(session, PARTNER)
-    yield platform.container(PARTNER)
-    platform.stop(session, PARTNER)
+    with platform.running(PARTNER) as container:
+        yield container
 
 
 @pytest.fixture(scope="module")
 def other_sandbox(platform: RunningPlatform) -> Iterator[str]:
-    session = platform.login(OTHER_PARTNER)
-    platform.spawn(session, OTHER_PARTNER)
-    yield platform.container(OTHER_PARTNER)
-    platform.stop(session, OTHER_PARTNER)
+    with platform.running(OTHER_PARTNER) as container:
+        yield container
 
 
 # ---------------------------------------------------------------- what a partner has
@@ -282,14 +278,9 @@ def test_outside_names_do_not_resolve_when_the_host_resolver_is_on_loopback(
         ["getent", "hosts", "example.org"], capture_output=True, text=True, check=False
     )
     assert host_view.stdout.startswith("198.51.100.1")  # the host resolves via loopback
-    session = platform.login("hi-underwriter")  # a fresh sandbox, created under this resolver
-    platform.spawn(session, "hi-underwriter")
-    try:
-        _all_fail_fast(
-            probe(platform.container("hi-underwriter"), [{"kind": "dns", "host": "example.org"}])
-        )
-    finally:
-        platform.stop(session, "hi-underwriter")
+    # a fresh sandbox, created under this resolver
+    with platform.running("hi-underwriter") as container:
+        _all_fail_fast(probe(container, [{"kind": "dns", "host": "example.org"}]))
 
 
 def test_host_listeners_are_unreachable(

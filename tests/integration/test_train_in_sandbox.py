@@ -28,10 +28,8 @@ print(json.dumps({"run_id": logged.run_id, "epsilon": result.privacy.epsilon}))
 
 @pytest.fixture(scope="module")
 def trainer_sandbox(platform: RunningPlatform) -> Iterator[str]:
-    session = platform.login(PARTNER)
-    platform.spawn(session, PARTNER)
-    yield platform.container(PARTNER)
-    platform.stop(session, PARTNER)
+    with platform.running(PARTNER) as container:
+        yield container
 
 
 def _admin_get(platform: RunningPlatform, path: str, **params: str) -> dict:  # type: ignore[type-arg]
