@@ -1,11 +1,12 @@
 """The data pipeline in one call: generate raw tables → mask → authorised views.
 
-`make up` drives the same steps through the CLI; benchmarks and tests that need a
-real view (not a hand-made one) call this.
+`make up` builds its demo data with it; so do benchmarks and tests that need a real
+view rather than a hand-made one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from shuyu.data.generate import generate_raw
@@ -22,11 +23,15 @@ def build_demo_views(
     scale: int,
     seed: int,
     scenario: str | None = None,
+    say: Callable[[str], None] = lambda _line: None,
 ) -> Path:
     """Write root/raw, root/masked and root/views (one scenario's or all); return the
-    views directory."""
+    views directory. Each step is atomic, so a failure leaves no half-written zone."""
     root = Path(root)
+    say(f"demo data: generating {scale} enterprises (seed {seed}) …")
     generate_raw(root / "raw", policies, scale=scale, seed=seed)
+    say("demo data: masking …")
     mask_directory(root / "raw", root / "masked", policies=policies, key=key)
+    say("demo data: building authorised views …")
     build_views(root / "masked", root / "views", policies=policies, key=key, scenario_id=scenario)
     return root / "views"

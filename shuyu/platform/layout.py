@@ -54,16 +54,21 @@ class Layout:
         return self.secrets / "demo-accounts.txt"
 
     @property
+    def data(self) -> Path:
+        """Where `shuyu.data.pipeline.build_demo_views` writes raw/, masked/ and views/."""
+        return self.root / "data"
+
+    @property
     def raw(self) -> Path:
-        return self.root / "data" / "raw"
+        return self.data / "raw"
 
     @property
     def masked(self) -> Path:
-        return self.root / "data" / "masked"
+        return self.data / "masked"
 
     @property
     def views(self) -> Path:
-        return self.root / "data" / "views"
+        return self.data / "views"
 
     def secret_dir(self, path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)

@@ -19,12 +19,15 @@ from pathlib import Path
 
 import requests
 
+from shuyu.data.masking.key import read_key
+from shuyu.data.pipeline import build_demo_views
 from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_text
 from shuyu.platform.compose import compose, write_env_file
 from shuyu.platform.layout import Layout, ensure_secret
 from shuyu.policy import load_policies
 from shuyu.policy.load import default_policies_dir
+from shuyu.policy.models import Policies
 from shuyu.sandbox.accounts import Account, HubSession, create_accounts, random_password
 from shuyu.sandbox.settings import PlatformSettings
 
@@ -91,47 +94,18 @@ def ensure_secrets(layout: Layout, settings: PlatformSettings) -> None:
         atomic_write_text(hub_copy, admin + "\n", mode=0o600)
 
 
-def prepare_data(
-    layout: Layout, options: UpOptions, policies: Path, env: dict[str, str], say: Say
-) -> None:
+def prepare_data(layout: Layout, options: UpOptions, policies: Policies, say: Say) -> None:
     """Demo data through the real pipeline; kept when already built for these policies."""
     if (layout.views / ".built").exists():
         say(f"demo data: kept ({layout.views})")
         return
-    env_policies = ["--policies", str(policies)]
-    say(f"demo data: generating {options.scale} enterprises (seed {options.seed}) …")
-    shuyu_cli(
-        "data",
-        "generate",
-        "--out",
-        str(layout.raw),
-        "--scale",
-        str(options.scale),
-        "--seed",
-        str(options.seed),
-        env=env,
-    )
-    say("demo data: masking …")
-    shuyu_cli(
-        "data",
-        "mask",
-        "--raw",
-        str(layout.raw),
-        "--out",
-        str(layout.masked),
-        *env_policies,
-        env=env,
-    )
-    say("demo data: building authorised views …")
-    shuyu_cli(
-        "data",
-        "views",
-        "--masked",
-        str(layout.masked),
-        "--out",
-        str(layout.views),
-        *env_policies,
-        env=env,
+    build_demo_views(
+        layout.data,
+        policies,
+        key=read_key(layout.masking_key),
+        scale=options.scale,
+        seed=options.seed,
+        say=say,
     )
     atomic_write_text(layout.views / ".built", f"scale={options.scale} seed={options.seed}\n")
 
@@ -161,9 +135,8 @@ def read_demo_accounts(layout: Layout) -> dict[str, Account]:
     return accounts
 
 
-def demo_accounts(layout: Layout, policies_dir: Path) -> tuple[Account, list[Account]]:
+def demo_accounts(layout: Layout, policies: Policies) -> tuple[Account, list[Account]]:
     """Every account the policies name, with passwords kept from an earlier run."""
-    policies = load_policies(policies_dir)
     known = {name: a.password for name, a in read_demo_accounts(layout).items()}
     accounts = [
         Account(u.username, known.get(u.username) or random_password(), "partner")
@@ -192,7 +165,7 @@ def up(
     layout = layout or Layout.default()
     settings = settings or PlatformSettings.from_env()
     policies = options.policies_dir or default_policies_dir()
-    load_policies(policies)  # refuse to start on broken policies
+    loaded = load_policies(policies)  # refuse to start on broken policies
     check_engine()
     say("engine: ok")
     if options.build_images:
@@ -201,7 +174,7 @@ def up(
     ensure_secrets(layout, settings)
     say(f"secrets: {layout.secrets} (0600)")
     env = child_env(layout, settings)
-    prepare_data(layout, options, policies, env, say)
+    prepare_data(layout, options, loaded, say)
     shuyu_cli("sandbox", "publish-views", "--views", str(layout.views), env=env)
     say("views: published into their volumes (train split only)")
     write_env_file(
@@ -217,7 +190,7 @@ def up(
     say(f"hub: answering at {url}")
     compose(layout, settings, ["exec", "-T", "mlflow", "shuyu", "mlflow", "bootstrap"])
     say("mlflow: experiments, partner accounts and the registry gate bootstrapped")
-    admin, others = demo_accounts(layout, policies)
+    admin, others = demo_accounts(layout, loaded)
     create_accounts(url, admin, others)
     say(f"accounts: {len(others) + 1} demo accounts in {layout.demo_accounts}")
     return url
