@@ -135,12 +135,7 @@ class MlflowAccounts:
         self, username: str, experiment_id: str, permission: Permission = Permission.EDIT
     ) -> None:
         """Set `username`'s permission on an experiment (create or update)."""
-        body = {
-            "username": username,
-            "resource_type": "experiment",
-            "resource_id": experiment_id,
-            "permission": permission.value,
-        }
+        body = {**_experiment_of(username, experiment_id), "permission": permission.value}
         path = "/api/3.0/mlflow/users/permissions/grant"
         response = self._call("POST", path, json=body, ok=(200, 400))
         if response.status_code == 200:
@@ -156,11 +151,7 @@ class MlflowAccounts:
         self._call(
             "POST",
             "/api/3.0/mlflow/users/permissions/revoke",
-            json={
-                "username": username,
-                "resource_type": "experiment",
-                "resource_id": experiment_id,
-            },
+            json=_experiment_of(username, experiment_id),
             ok=(200, 404),
         )
 
@@ -169,11 +160,7 @@ class MlflowAccounts:
         response = self._call(
             "GET",
             "/api/3.0/mlflow/users/permissions/get",
-            params={
-                "username": username,
-                "resource_type": "experiment",
-                "resource_id": experiment_id,
-            },
+            params=_experiment_of(username, experiment_id),
             ok=(200, 404),
         )
         if response.status_code == 404:
@@ -227,6 +214,11 @@ class MlflowAccounts:
                 )
             return found
         return str(response.json()["experiment_id"])
+
+
+def _experiment_of(username: str, experiment_id: str) -> dict[str, str]:
+    """How the permission API names one user's grant on one experiment."""
+    return {"username": username, "resource_type": "experiment", "resource_id": experiment_id}
 
 
 def _error_message(response: requests.Response) -> str:
