@@ -32,7 +32,6 @@ import requests
 
 from shuyu.platform.layout import Layout
 from shuyu.platform.up import UpOptions, down, hub_session, read_demo_accounts, up
-from shuyu.sandbox.accounts import HubSession
 from shuyu.sandbox.settings import PlatformSettings
 
 SETTINGS = PlatformSettings(project="shuyubench", sandbox_subnet="10.215.0.0/24", mem_limit="2G")
@@ -47,28 +46,6 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, round(q * (len(ordered) - 1)))
     return ordered[index]
-
-
-def hub_spawn(session: HubSession, username: str, timeout: float = 180) -> float:
-    started = time.perf_counter()
-    response = session.api("POST", f"/users/{username}/server")
-    if response.status_code not in {201, 202}:
-        raise RuntimeError(f"spawn of {username} refused: {response.status_code} {response.text}")
-    while time.perf_counter() - started < timeout:
-        server = session.api("GET", f"/users/{username}").json().get("servers", {}).get("", {})
-        if server.get("ready"):
-            return time.perf_counter() - started
-        time.sleep(0.02)
-    raise TimeoutError(f"{username}'s server not ready after {timeout}s")
-
-
-def hub_stop(session: HubSession, username: str) -> None:
-    session.api("DELETE", f"/users/{username}/server")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not session.api("GET", f"/users/{username}").json().get("servers"):
-            return
-        time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -150,17 +127,17 @@ def main() -> int:
 
         sequential = []
         for _ in range(RUNS):
-            sequential.append(hub_spawn(sessions[SEQUENTIAL_USER], SEQUENTIAL_USER))
-            hub_stop(sessions[SEQUENTIAL_USER], SEQUENTIAL_USER)
+            sequential.append(sessions[SEQUENTIAL_USER].start_server(SEQUENTIAL_USER))
+            sessions[SEQUENTIAL_USER].stop_server(SEQUENTIAL_USER)
 
         with ThreadPoolExecutor(len(CONCURRENT_USERS)) as pool:
-            concurrent = list(pool.map(lambda u: hub_spawn(sessions[u], u), CONCURRENT_USERS))
+            concurrent = list(pool.map(lambda u: sessions[u].start_server(u), CONCURRENT_USERS))
 
         time.sleep(20)  # let the servers settle to idle
         containers = [f"{SETTINGS.project}-sbx-{u}" for u in CONCURRENT_USERS]
         memory = idle_memory(containers)
         for user in CONCURRENT_USERS:
-            hub_stop(admin, user)
+            admin.stop_server(user)
     finally:
         down(layout, SETTINGS, volumes=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,33 @@ class HubSession:
         return self.http.request(
             method, f"{self.base}/hub/api{path}", headers=headers, timeout=self.timeout, json=json
         )
+
+    def start_server(self, username: str, timeout: float = 180) -> float:
+        """Ask the hub to start `username`'s server, as the "start" button does; the
+        seconds until the hub reports it ready."""
+        started = time.perf_counter()
+        response = self.api("POST", f"/users/{username}/server")
+        if response.status_code not in {201, 202}:
+            raise ShuyuError(
+                f"the hub refused to start {username}'s server: "
+                f"{response.status_code} {response.text[:300]}"
+            )
+        while time.perf_counter() - started < timeout:
+            if self._server(username).get("ready"):
+                return time.perf_counter() - started
+            time.sleep(0.02)
+        raise ShuyuError(f"{username}'s server was not ready after {timeout:.0f}s")
+
+    def stop_server(self, username: str, timeout: float = 60) -> None:
+        """Stop `username`'s server and wait until the hub no longer lists it."""
+        self.api("DELETE", f"/users/{username}/server")
+        deadline = time.monotonic() + timeout
+        while self._server(username) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def _server(self, username: str) -> dict[str, Any]:
+        servers = self.api("GET", f"/users/{username}").json().get("servers") or {}
+        return dict(servers.get("", {}))
 
     def approved(self) -> set[str]:
         """Names an administrator has approved (needs an admin session)."""

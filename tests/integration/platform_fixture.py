@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,31 +35,15 @@ class RunningPlatform:
     def container(self, username: str) -> str:
         return f"{self.settings.project}-sbx-{username}"
 
-    def spawn(self, session: HubSession, username: str, timeout: float = 120) -> dict:  # type: ignore[type-arg]
-        """Start `username`'s server through the REST API and wait until it is ready."""
-        response = session.api("POST", f"/users/{username}/server")
-        assert response.status_code in {201, 202}, response.text
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            model = session.api("GET", f"/users/{username}").json()
-            server = model.get("servers", {}).get("", {})
-            if server.get("ready"):
-                return server  # type: ignore[no-any-return]
-            time.sleep(0.2)
-        raise TimeoutError(f"{username}'s server was not ready after {timeout}s")
-
-    def stop(self, session: HubSession, username: str) -> None:
-        session.api("DELETE", f"/users/{username}/server")
-
     @contextlib.contextmanager
     def running(self, username: str) -> Iterator[str]:
         """`username` logs in and starts a sandbox; its container name while it runs."""
         session = self.login(username)
-        self.spawn(session, username)
+        session.start_server(username, timeout=120)
         try:
             yield self.container(username)
         finally:
-            self.stop(session, username)
+            session.stop_server(username)
 
 
 def _remove_volumes(project: str) -> None:
