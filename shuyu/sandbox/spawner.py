@@ -56,10 +56,11 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             grant = grant_sandbox(policies, settings, self.user.name, today)
         except NotAuthorised as refusal:
             audit_event("sandbox.spawn", self.user.name, "denied", reason=refusal.en)
-            error = web.HTTPError(403, "%s", refusal.zh + "\n" + refusal.en)
+            message = refusal.zh + "\n" + refusal.en
+            error = web.HTTPError(403, "%s", message)
             # what the hub's error and home pages show instead of their generic
             # "failed to start" text
-            error.jupyterhub_message = refusal.zh + "\n" + refusal.en  # type: ignore[attr-defined]
+            error.jupyterhub_message = message  # type: ignore[attr-defined]
             error.jupyterhub_html_message = (  # type: ignore[attr-defined]
                 f"<p>{html.escape(refusal.zh)}</p><p>{html.escape(refusal.en)}</p>"
             )
