@@ -20,10 +20,10 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from shuyu.data.field_types import POLARS_TYPES
 from shuyu.data.masking.mask import masked_digest
 from shuyu.data.masking.pseudonym import KeyedHasher, letters
 from shuyu.data.masking.report import REPORT_JSON, MaskingReport
-from shuyu.data.masking.rules import POLARS_TYPES
 from shuyu.data.view_manifest import (
     HOLDOUT_FILE,
     MANIFEST_FILE,
@@ -35,8 +35,9 @@ from shuyu.data.view_manifest import (
 )
 from shuyu.errors import InputError
 from shuyu.fsutil import atomic_write_text, file_sha256, staged_directory
-from shuyu.policy.masked_types import masked_type
-from shuyu.policy.models import Feature, FieldType, Label, Policies, Scenario
+from shuyu.policy.aggregations import AGGREGATIONS, view_column_type
+from shuyu.policy.base import FieldType
+from shuyu.policy.models import Feature, Label, Policies, Scenario
 
 ENTITY_COLUMN = "entity_id"
 _SPLIT = "_holdout"
@@ -98,33 +99,19 @@ class MaskedZone:
 # ---------------------------------------------------------------- columns
 
 
-def column_type(kind: FieldType, agg: str | None) -> FieldType:
-    """The type of a view column: the masked field's, changed by its aggregation."""
-    if agg in {"count", "n_distinct"}:
-        return FieldType.int
-    if agg == "mean":
-        return FieldType.float
-    if agg == "any":
-        return FieldType.bool
-    if agg == "sum":
-        return FieldType.float if kind is FieldType.float else FieldType.int
-    return kind
-
-
-_AGGREGATIONS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
-    "count": lambda c: c.count(),
-    "n_distinct": lambda c: c.drop_nulls().n_unique(),
-    "sum": lambda c: c.sum(),
-    "mean": lambda c: c.cast(pl.Float64).mean(),
-    "min": lambda c: c.min(),
-    "max": lambda c: c.max(),
-    "any": lambda c: c.any(),
-    "first": lambda c: c.first(),
+# the expression of each aggregation of `shuyu.policy.aggregations`, given the masked
+# field's type (a test holds the two to the same names)
+AGGREGATION_EXPRESSIONS: dict[str, Callable[[pl.Expr, FieldType], pl.Expr]] = {
+    "count": lambda c, _: c.count(),
+    # true values count as 1: a sum of flags is how many are set
+    "sum": lambda c, kind: (c.cast(pl.Int64) if kind is FieldType.bool else c).sum(),
+    "mean": lambda c, _: c.cast(pl.Float64).mean(),
+    "min": lambda c, _: c.min(),
+    "max": lambda c, _: c.max(),
+    "any": lambda c, _: c.any(),
+    "n_distinct": lambda c, _: c.drop_nulls().n_unique(),
+    "first": lambda c, _: c.first(),
 }
-
-
-# an entity with no rows has 0 events, not an unknown number of them
-_EMPTY_GROUP: dict[str, object] = {"count": 0, "n_distinct": 0, "sum": 0, "any": False}
 
 
 def _where_values(values: list[str | int | bool], dtype: pl.DataType) -> pl.Series:
@@ -145,7 +132,7 @@ def feature_frame(
             f"dataset {dataset.id} has no {scenario.entity.value} key to join on",
         )
     spec = dataset.field(feature.field)
-    kind = masked_type(spec)
+    kind = spec.masked_type
     columns = [key, feature.field]
     if feature.where is not None and feature.where.field not in columns:
         columns.append(feature.where.field)
@@ -153,15 +140,13 @@ def feature_frame(
     if feature.where is not None:
         wanted = _where_values(feature.where.values, table.schema[feature.where.field])
         table = table.filter(pl.col(feature.where.field).is_in(wanted.implode()))
-    out_type = column_type(kind, feature.agg)
+    out_type = view_column_type(kind, feature.agg)
     if feature.agg is None:
         values = table.unique(subset=[key], keep="first", maintain_order=True).select(
             pl.col(key).alias(_KEY), pl.col(feature.field).alias(feature.name)
         )
     else:
-        if feature.agg == "sum" and kind is FieldType.bool:
-            table = table.with_columns(pl.col(feature.field).cast(pl.Int64))
-        aggregate = _AGGREGATIONS[feature.agg](pl.col(feature.field))
+        aggregate = AGGREGATION_EXPRESSIONS[feature.agg](pl.col(feature.field), kind)
         values = table.group_by(key).agg(aggregate.alias(feature.name))
         values = values.rename({key: _KEY})
     values = values.with_columns(pl.col(feature.name).cast(POLARS_TYPES[out_type]))
@@ -215,7 +200,7 @@ def build_view(
     for feature in scenario.features:
         values, column = feature_frame(zone, policies, scenario, feature)
         table = table.join(values, on=_KEY, how="left", maintain_order="left")
-        empty = _EMPTY_GROUP.get(feature.agg or "")
+        empty = AGGREGATIONS[feature.agg].empty if feature.agg is not None else None
         if empty is not None:
             table = table.with_columns(pl.col(feature.name).fill_null(empty))
         columns.append(column)

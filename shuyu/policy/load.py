@@ -17,11 +17,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from shuyu.errors import Problem, ProblemsError
-from shuyu.policy.masked_types import masked_type
+from shuyu.policy.aggregations import AGGREGATIONS
+from shuyu.policy.masking_rules import RULES
 from shuyu.policy.models import (
     Dataset,
     Feature,
-    FieldType,
     MaskingPolicy,
     PartnersFile,
     Policies,
@@ -167,17 +167,7 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {
-            "keep",
-            "drop",
-            "pseudonym",
-            "partial",
-            "date",
-            "age_band",
-            "region",
-            "bucket",
-            "clip",
-        } and out.endswith("masking"):
+        elif part in RULES and out.endswith("masking"):
             continue  # pydantic names the union branch; the user wrote `rule:` already
         else:
             out += f".{part}" if out else str(part)
@@ -355,7 +345,8 @@ def _check_column(
         return problems
     spec = dataset.field(feature.field)
     name = f"{feature.dataset}.{feature.field}"
-    if spec.role is Role.direct_identifier and feature.agg not in {"count", "n_distinct"}:
+    aggregation = AGGREGATIONS[feature.agg] if feature.agg is not None else None
+    if spec.role is Role.direct_identifier and not (aggregation and aggregation.counts_only):
         # counting records by their ids is fine: only the count reaches the view
         problems.append(
             Problem(
@@ -378,21 +369,11 @@ def _check_column(
         problems.append(
             Problem(file, f"{where}.agg", f"{feature.dataset} has one row per entity: remove agg")
         )
-    kind = masked_type(spec)
-    if feature.agg in {"sum", "mean", "min", "max"} and kind not in _NUMBERS:
-        problems.append(
-            Problem(
-                file,
-                f"{where}.agg",
-                f"{feature.agg} needs a number, but the masked {feature.field} is {kind.value}",
-            )
-        )
-    if feature.agg == "any" and kind is not FieldType.bool:
-        problems.append(Problem(file, f"{where}.agg", "any needs a bool field"))
+    kind = spec.masked_type
+    if aggregation is not None and kind not in aggregation.accepts:
+        reason = aggregation.refusal.format(agg=aggregation.name, field=feature.field, kind=kind)
+        problems.append(Problem(file, f"{where}.agg", reason))
     return problems
-
-
-_NUMBERS = {FieldType.int, FieldType.float, FieldType.bool}
 
 
 def _check_minimum_necessary(

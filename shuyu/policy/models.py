@@ -12,25 +12,13 @@ import datetime as dt
 from enum import IntEnum, StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-SnakeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+from shuyu.policy.aggregations import Aggregation
+from shuyu.policy.base import FieldType, SnakeId, Strict
+from shuyu.policy.masking_rules import MaskingRule
+
 Username = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
-
-
-class Strict(BaseModel):
-    """Base for every policy model: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FieldType(StrEnum):
-    string = "string"
-    int = "int"
-    float = "float"
-    bool = "bool"
-    date = "date"
-    datetime = "datetime"
 
 
 class Sensitivity(IntEnum):
@@ -75,116 +63,6 @@ class EntityKind(StrEnum):
     coal_mine = "coal_mine"
 
 
-# ---------------------------------------------------------------- masking rules
-
-
-class Keep(Strict):
-    rule: Literal["keep"]
-
-
-class Drop(Strict):
-    rule: Literal["drop"]
-
-
-class Pseudonym(Strict):
-    """Keyed pseudonym (HMAC-SHA256). One namespace per kind of identifier, so that the
-    same credit code gets the same pseudonym in every table (joins still work) while a
-    person's ID and an enterprise's code can never be linked through their pseudonyms."""
-
-    rule: Literal["pseudonym"]
-    namespace: SnakeId
-
-
-class PartialMask(Strict):
-    """138****1234: keep a prefix and a suffix, mask the middle."""
-
-    rule: Literal["partial"]
-    keep_prefix: int = Field(default=3, ge=0)
-    keep_suffix: int = Field(default=4, ge=0)
-    mask_char: str = Field(default="*", min_length=1, max_length=1)
-
-
-class DateGeneralise(Strict):
-    rule: Literal["date"]
-    to: Literal["year", "month"]
-
-
-class AgeBand(Strict):
-    """Birth date (or age in years) to a band such as `30-39`, ages at the masking
-    policy's reference date; ages at or above `top` share one band (`80+`)."""
-
-    rule: Literal["age_band"]
-    width: int = Field(default=10, ge=1)
-    top: int = Field(default=80, ge=1)
-
-
-class RegionGeneralise(Strict):
-    """Administrative codes (341302) or addresses (安徽省宿州市埇桥区…) cut to a level."""
-
-    rule: Literal["region"]
-    level: Literal["province", "city", "county"]
-
-
-class Bucket(Strict):
-    """Numbers to labelled intervals `[a, b)`; below the first edge `<a`, above `>=z`."""
-
-    rule: Literal["bucket"]
-    edges: list[float] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _ascending(self) -> Bucket:
-        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
-            raise ValueError("bucket edges must be strictly ascending")
-        return self
-
-
-class TopBottomCode(Strict):
-    """Clip numbers to [lower, upper], given as values or as quantiles of the column."""
-
-    rule: Literal["clip"]
-    lower: float | None = None
-    upper: float | None = None
-    lower_quantile: float | None = Field(default=None, ge=0, le=1)
-    upper_quantile: float | None = Field(default=None, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _one_bound_each(self) -> TopBottomCode:
-        if self.lower is not None and self.lower_quantile is not None:
-            raise ValueError("give lower or lower_quantile, not both")
-        if self.upper is not None and self.upper_quantile is not None:
-            raise ValueError("give upper or upper_quantile, not both")
-        bounds = (self.lower, self.upper, self.lower_quantile, self.upper_quantile)
-        if all(v is None for v in bounds):
-            raise ValueError("clip needs at least one bound")
-        return self
-
-
-MaskingRule = Annotated[
-    Keep
-    | Drop
-    | Pseudonym
-    | PartialMask
-    | DateGeneralise
-    | AgeBand
-    | RegionGeneralise
-    | Bucket
-    | TopBottomCode,
-    Field(discriminator="rule"),
-]
-
-_NUMERIC = {FieldType.int, FieldType.float}
-_TEMPORAL = {FieldType.date, FieldType.datetime}
-_RULE_TYPES: dict[str, set[FieldType]] = {
-    "pseudonym": {FieldType.string, FieldType.int},
-    "partial": {FieldType.string},
-    "date": _TEMPORAL,
-    "age_band": _TEMPORAL | {FieldType.int},
-    "region": {FieldType.string},
-    "bucket": _NUMERIC,
-    "clip": _NUMERIC,
-}
-
-
 # ---------------------------------------------------------------- catalogue
 
 
@@ -207,8 +85,8 @@ class FieldSpec(Strict):
 
     @model_validator(mode="after")
     def _masking_fits(self) -> FieldSpec:
-        allowed = _RULE_TYPES.get(self.masking.rule)
-        if allowed is not None and self.type not in allowed:
+        allowed = type(self.masking).accepts
+        if self.type not in allowed:
             kinds = ", ".join(sorted(t.value for t in allowed))
             raise ValueError(
                 f"masking rule {self.masking.rule!r} needs a field of type {kinds}, "
@@ -222,6 +100,12 @@ class FieldSpec(Strict):
             raise ValueError(f"a {self.pii.value} value cannot be kept in the masked zone")
         return self
 
+    @property
+    def masked_type(self) -> FieldType:
+        """The type of the field's column in the masked zone: the contract between
+        masking and views (meaningless for a dropped field)."""
+        return self.masking.masked_type(self.type)
+
 
 class Dataset(Strict):
     id: SnakeId
@@ -234,7 +118,8 @@ class Dataset(Strict):
     description: str = ""
     update_frequency: str = "实时"
     grain: Literal["entity", "event", "statistic"]  # statistic: published aggregates, no entity
-    keys: dict[EntityKind, SnakeId] = {}  # entity kind -> key field (none for statistics)
+    # entity kind -> key field (none for statistics)
+    keys: dict[EntityKind, SnakeId] = Field(default_factory=dict)
     fields: list[FieldSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -302,7 +187,7 @@ class StaffUser(Strict):
 
 class PartnersFile(Strict):
     partners: list[Partner]
-    staff: list[StaffUser] = []
+    staff: list[StaffUser] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- scenarios
@@ -332,9 +217,6 @@ class OutputRules(Strict):
     dominance_k: float = Field(default=0.85, gt=0, le=1)  # ... may not exceed k of a cell total
     max_rows: int | None = Field(default=None, ge=1)
     kinds: list[Literal["scores", "aggregates", "charts", "reports"]] = Field(min_length=1)
-
-
-Aggregation = Literal["count", "sum", "mean", "min", "max", "any", "n_distinct", "first"]
 
 
 class Condition(Strict):
@@ -445,7 +327,7 @@ def _add_years(day: dt.date, years: int) -> dt.date:
 class MaskingPolicy(Strict):
     k_anonymity: int = Field(default=5, ge=2)
     reference_date: dt.date  # ages and age bands are computed at this date
-    k_overrides: dict[SnakeId, int] = {}  # dataset id -> k
+    k_overrides: dict[SnakeId, int] = Field(default_factory=dict)  # dataset id -> k
 
 
 class SelfCheckThresholds(Strict):
@@ -454,7 +336,7 @@ class SelfCheckThresholds(Strict):
     max_pii_findings: int = Field(default=0, ge=0)
     max_verbatim_records: int = Field(default=0, ge=0)
     row_fingerprint_min_fields: int = Field(default=4, ge=2)
-    allowed_model_formats: list[Literal["onnx"]] = ["onnx"]
+    allowed_model_formats: list[Literal["onnx"]] = Field(default=["onnx"])
     forbidden_notebook_modules: list[str] = Field(min_length=1)
     forbidden_notebook_calls: list[str] = Field(min_length=1)
     membership_inference: MembershipInferenceLimits

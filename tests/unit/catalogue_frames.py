@@ -15,7 +15,8 @@ import numpy as np
 import polars as pl
 
 from shuyu.data import identifiers as ids
-from shuyu.policy.models import Dataset, EntityKind, FieldSpec, FieldType, PiiKind, Policies, Role
+from shuyu.policy.base import FieldType
+from shuyu.policy.models import Dataset, EntityKind, FieldSpec, PiiKind, Policies, Role
 
 COUNTIES = ["341302", "341321"]
 

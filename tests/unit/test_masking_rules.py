@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import polars as pl
 import pytest
 
-from shuyu.data.masking.rules import POLARS_TYPES, bucket_labels, clip_bounds, masked_expr
+from shuyu.data.field_types import POLARS_TYPES
+from shuyu.data.masking.rules import BUILDERS, builds, clip_bounds, masked_expr
 from shuyu.policy import load_policies
-from shuyu.policy.masked_types import masked_type
-from shuyu.policy.models import FieldSpec, FieldType, TopBottomCode
+from shuyu.policy.base import FieldType
+from shuyu.policy.masking_rules import (
+    RULES,
+    MaskingRuleBase,
+    PartialMask,
+    TopBottomCode,
+    bucket_labels,
+    masking_rule,
+)
+from shuyu.policy.models import FieldSpec
 
 REFERENCE = dt.date(2026, 6, 30)
 
@@ -37,7 +47,7 @@ def apply(field: FieldSpec, values: list[object], dtype: pl.DataType | None = No
     out = frame.select(
         masked_expr(field, pl.col("x"), reference=REFERENCE, bounds=bounds).alias("x")
     )
-    assert out.dtypes[0] == POLARS_TYPES[masked_type(field)], "type differs from masked_type"
+    assert out.dtypes[0] == POLARS_TYPES[field.masked_type], "type differs from masked_type"
     return out["x"].to_list()
 
 
@@ -141,3 +151,34 @@ def test_every_catalogue_rule_yields_its_declared_masked_type() -> None:
             apply(field, samples[field.type])
             checked += 1
     assert checked > 100
+
+
+def test_every_expression_rule_has_exactly_one_builder_and_no_other_rule_has_one() -> None:
+    expression_rules = {name for name, rule in RULES.items() if rule.column == "expression"}
+    assert set(BUILDERS) == expression_rules
+    assert {"keep", "partial", "date", "age_band", "region", "bucket", "clip"} <= set(BUILDERS)
+
+
+def test_a_second_builder_for_a_rule_is_refused() -> None:
+    with pytest.raises(TypeError, match="'partial' has two expression builders"):
+        builds(PartialMask)(lambda col, rule, column: col)
+
+
+def test_a_rule_name_can_be_declared_only_once() -> None:
+    class Again(MaskingRuleBase):
+        rule: Literal["keep"]
+
+    with pytest.raises(TypeError, match="'keep' is declared twice"):
+        masking_rule(Again)
+    assert RULES["keep"] is not Again
+
+
+def test_the_catalogue_parses_every_registered_rule_and_refuses_others() -> None:
+    assert list(RULES) == [
+        "keep", "drop", "pseudonym", "partial", "date", "age_band", "region", "bucket", "clip"
+    ]  # fmt: skip
+    for name, rule in RULES.items():
+        if name in {"keep", "drop"}:
+            assert isinstance(spec("string", {"rule": name}).masking, rule)
+    with pytest.raises(ValueError, match="does not match any of the expected tags"):
+        spec("string", {"rule": "shuffle"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,6 +98,16 @@ def test_no_direct_identifier_survives_masking_unchanged() -> None:
                 assert field.masking.rule != "keep", f"{dataset.id}.{field.id}"
 
 
+def test_the_policies_load_without_the_data_stack() -> None:
+    """The hub loads the policies and has no use for polars, numpy or pyarrow."""
+    probe = (
+        "import sys; from shuyu.policy import load_policies; load_policies(); "
+        "print(sorted({'polars', 'numpy', 'pyarrow', 'torch'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_cli_prints_ok_with_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "check", "--policies", str(SHIPPED)]) == 0
     assert capsys.readouterr().out.strip() == "OK: 32 datasets, 7 scenarios"
@@ -180,6 +192,18 @@ def test_a_model_input_may_count_identifiers_but_not_carry_them(policies_copy: P
     assert any(
         "judicial_case.case_no is a direct identifier: only count or n_distinct of it "
         "may be a model input" in p
+        for p in problems(policies_copy)
+    )
+
+
+def test_an_aggregation_must_fit_the_masked_type(policies_copy: Path) -> None:
+    def sum_a_label(d: dict) -> None:  # type: ignore[type-arg]
+        d["features"][9]["agg"] = "sum"
+
+    edit(policies_copy / "scenarios" / "coal_market.yaml", sum_a_label)
+    assert any(
+        "coal_market.yaml: features[9].agg: sum needs a number, but the masked destination "
+        "is string" in p
         for p in problems(policies_copy)
     )
 

@@ -21,10 +21,18 @@ from shuyu.data.view_manifest import (
     ViewManifest,
     read_manifest,
 )
-from shuyu.data.views import build_views, entity_ids, read_embedded_manifest, scenario_hasher
+from shuyu.data.views import (
+    AGGREGATION_EXPRESSIONS,
+    build_views,
+    entity_ids,
+    read_embedded_manifest,
+    scenario_hasher,
+)
 from shuyu.errors import InputError
 from shuyu.fsutil import file_sha256
 from shuyu.policy import load_policies
+from shuyu.policy.aggregations import AGGREGATIONS
+from shuyu.policy.base import FieldType
 from shuyu.policy.models import Policies
 from tests.unit.catalogue_frames import raw_frames, write_raw
 
@@ -170,6 +178,15 @@ def test_features_aggregate_the_rows_of_each_entity(zone: Path, views: Path) -> 
     # every enterprise with such a loan and not suppressed is in the view, and no other
     kept = loans.join(basic, on="uscc", how="semi")
     assert set(view["uscc"]) == set(kept["uscc"])
+
+
+def test_every_aggregation_has_one_expression() -> None:
+    assert list(AGGREGATION_EXPRESSIONS) == list(AGGREGATIONS)
+    rows = pl.DataFrame({"k": ["a", "a", "b"], "flag": [True, True, False]})
+    flags = rows.group_by("k", maintain_order=True).agg(
+        AGGREGATION_EXPRESSIONS["sum"](pl.col("flag"), FieldType.bool)
+    )
+    assert flags["flag"].to_list() == [2, 0]  # a sum of flags counts the true ones
 
 
 def test_a_regression_label_is_a_number(views: Path) -> None:

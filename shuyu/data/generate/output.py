@@ -11,17 +11,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shuyu.data.field_types import ARROW_TYPES
 from shuyu.errors import InputError
-from shuyu.policy.models import Dataset, FieldType
-
-ARROW_TYPES: dict[FieldType, pa.DataType] = {
-    FieldType.string: pa.large_string(),
-    FieldType.int: pa.int64(),
-    FieldType.float: pa.float64(),
-    FieldType.bool: pa.bool_(),
-    FieldType.date: pa.date32(),
-    FieldType.datetime: pa.timestamp("us"),
-}
+from shuyu.policy.models import Dataset
 
 
 def arrow_schema(dataset: Dataset) -> pa.Schema:

@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from shuyu.data import pii
+from shuyu.data.field_types import POLARS_TYPES, accepts_dtype
 from shuyu.data.masking import kanon
 from shuyu.data.masking.pseudonym import Pseudonymiser
 from shuyu.data.masking.report import (
@@ -31,11 +32,11 @@ from shuyu.data.masking.report import (
     PiiFindingReport,
     render_text,
 )
-from shuyu.data.masking.rules import POLARS_TYPES, clip_bounds_of, describe, masked_expr
+from shuyu.data.masking.rules import BUILDERS, clip_bounds_of, masked_expr
 from shuyu.errors import InputError, ShuyuError
 from shuyu.fsutil import atomic_write_text, file_sha256, staged_directory
-from shuyu.policy.masked_types import masked_type
-from shuyu.policy.models import Dataset, FieldType, Policies, Pseudonym, TopBottomCode
+from shuyu.policy.masking_rules import Pseudonym, TopBottomCode
+from shuyu.policy.models import Dataset, Policies
 
 
 @dataclass
@@ -69,27 +70,13 @@ def check_raw_columns(frame: pl.DataFrame, dataset: Dataset, source: str) -> pl.
         )
     for spec in dataset.fields:
         dtype = frame.schema[spec.id]
-        if not _compatible(dtype, spec.type):
+        if not accepts_dtype(spec.type, dtype):
             raise InputError(
                 f"{source}: column {spec.id}",
                 f"has type {dtype}, but the catalogue declares {spec.type.value}",
                 hint="regenerate the raw data or fix the field's type in the catalogue",
             )
     return frame.select(pl.col(f.id).cast(POLARS_TYPES[f.type]) for f in dataset.fields)
-
-
-def _compatible(dtype: pl.DataType, declared: FieldType) -> bool:
-    if dtype == pl.Null:
-        return True
-    accepts = {
-        FieldType.string: dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum),
-        FieldType.int: dtype.is_integer(),
-        FieldType.float: dtype.is_numeric(),
-        FieldType.bool: dtype == pl.Boolean,
-        FieldType.date: dtype == pl.Date,
-        FieldType.datetime: isinstance(dtype, pl.Datetime),
-    }
-    return accepts[declared]
 
 
 def mask_table(
@@ -105,15 +92,15 @@ def mask_table(
     )
     expressions = {
         f.id: masked_expr(f, pl.col(f.id), reference=reference_date, bounds=bounds.get(f.id))
-        .cast(POLARS_TYPES[masked_type(f)])
+        .cast(POLARS_TYPES[f.masked_type])
         .alias(f.id)
         for f in dataset.fields
-        if f.masking.rule not in {"drop", "pseudonym"}
+        if f.masking.column == "expression"
     }
-    # string and date rules are elementwise: on few distinct values (a county, a birth
-    # date) computing each once and joining back is far cheaper than once per row
     per_value = [
-        f.id for f in dataset.fields if f.masking.rule in _ELEMENTWISE and f.id in expressions
+        f.id
+        for f in dataset.fields
+        if f.id in expressions and BUILDERS[f.masking.rule].per_distinct_value
     ]
     # an estimate decides only how to compute, never what: HyperLogLog is enough
     distinct = frame.select(pl.col(per_value).approx_n_unique()).row(0) if per_value else ()
@@ -142,22 +129,18 @@ def mask_table(
     if pseudonymiser.vectorised:
         for c, namespace in pseudonymised.items():
             columns[c] = pseudonymiser.from_hex(columns[c], namespace)
-    kept = [f.id for f in dataset.fields if f.masking.rule != "drop"]
+    kept = [f.id for f in dataset.fields if f.masking.column != "dropped"]
     fields = [
         FieldReport(
             id=f.id,
             name=f.name,
             rule=f.masking.rule,
-            detail=describe(f, bounds.get(f.id)),
-            masked_type=None if f.masking.rule == "drop" else masked_type(f).value,
+            detail=f.masking.describe(bounds.get(f.id)),
+            masked_type=None if f.masking.column == "dropped" else f.masked_type.value,
         )
         for f in dataset.fields
     ]
     return MaskedTable(frame=pl.DataFrame([columns[c] for c in kept]), fields=fields)
-
-
-# rules costly per row whose columns usually hold few distinct values
-_ELEMENTWISE = {"region", "age_band"}
 
 
 def _by_distinct_value(values: pl.Series, expression: pl.Expr) -> pl.Series:

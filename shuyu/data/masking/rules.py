@@ -1,45 +1,88 @@
 """One vectorised polars expression per masking rule of the catalogue.
 
-Each builder takes the column's expression and its rule and returns the masked column,
-of the type `shuyu.policy.masked_types.masked_type` promises. Pseudonyms need the key
-and a look-up of unique values, so they live in `pseudonym`; `drop` is a column that is
-simply not selected.
+Each builder is registered with `@builds(Rule)` against a rule declared in
+`shuyu.policy.masking_rules` (as Opacus registers a grad sampler against a layer type),
+takes the column's expression, its rule and what else it needs to know about the column
+(`Column`), and returns the masked column, of the type the rule's `masked_type`
+promises. Every `expression` rule has exactly one builder (tested); pseudonyms need the
+key and live in `pseudonym`; `drop` is a column that is simply not selected.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import polars as pl
 
 from shuyu.data import regions
-from shuyu.policy.models import (
+from shuyu.data.field_types import POLARS_TYPES
+from shuyu.policy.base import FieldType
+from shuyu.policy.masking_rules import (
     AgeBand,
+    Bounds,
     Bucket,
     DateGeneralise,
-    FieldSpec,
-    FieldType,
+    Keep,
+    MaskingRuleBase,
     PartialMask,
-    Pseudonym,
     RegionGeneralise,
     TopBottomCode,
+    bucket_labels,
+    rule_name,
 )
-
-POLARS_TYPES: dict[FieldType, pl.DataType] = {
-    FieldType.string: pl.String(),
-    FieldType.int: pl.Int64(),
-    FieldType.float: pl.Float64(),
-    FieldType.bool: pl.Boolean(),
-    FieldType.date: pl.Date(),
-    FieldType.datetime: pl.Datetime("us"),
-}
+from shuyu.policy.models import FieldSpec
 
 
-def partial_mask(col: pl.Expr, rule: PartialMask) -> pl.Expr:
+@dataclass(frozen=True)
+class Column:
+    """What a builder may need besides the rule: the field, its declared type, the
+    masking policy's reference date and, for a clip, its bounds resolved on the data."""
+
+    field: str
+    source: FieldType
+    reference: dt.date
+    bounds: Bounds | None = None
+
+
+Expression = Callable[[pl.Expr, Any, Column], pl.Expr]
+
+
+@dataclass(frozen=True)
+class Builder:
+    expression: Expression
+    # costly per row, on columns that usually hold few distinct values (a county, a
+    # birth date): computing each value once and joining back is far cheaper
+    per_distinct_value: bool = False
+
+
+BUILDERS: dict[str, Builder] = {}
+E = TypeVar("E", bound=Expression)
+
+
+def builds(rule: type[MaskingRuleBase], *, per_distinct_value: bool = False) -> Callable[[E], E]:
+    """Register the expression of `rule`; a rule can have only one."""
+    name = rule_name(rule)
+
+    def register(expression: E) -> E:
+        if name in BUILDERS:
+            raise TypeError(f"masking rule {name!r} has two expression builders")
+        BUILDERS[name] = Builder(expression, per_distinct_value)
+        return expression
+
+    return register
+
+
+@builds(Keep)
+def keep(col: pl.Expr, rule: Keep, column: Column) -> pl.Expr:
+    return col.cast(POLARS_TYPES[column.source])
+
+
+@builds(PartialMask)
+def partial_mask(col: pl.Expr, rule: PartialMask, column: Column) -> pl.Expr:
     """138****1234. A value no longer than prefix + suffix is masked whole: keeping both
     ends of it would keep all of it."""
     text = col.cast(pl.String)
@@ -51,16 +94,19 @@ def partial_mask(col: pl.Expr, rule: PartialMask) -> pl.Expr:
     return pl.when(length > keep).then(masked).when(text.is_not_null()).then(whole)
 
 
-def generalise_date(col: pl.Expr, rule: DateGeneralise) -> pl.Expr:
+@builds(DateGeneralise)
+def generalise_date(col: pl.Expr, rule: DateGeneralise, column: Column) -> pl.Expr:
     if rule.to == "year":
         return col.dt.year().cast(pl.Int64)
     return col.dt.strftime("%Y-%m")
 
 
-def age_band(col: pl.Expr, rule: AgeBand, *, source: FieldType, reference: dt.date) -> pl.Expr:
-    """`30-39` for the age at `reference`; `80+` at or above `top`. A birth date after
-    the reference date (a data error) counts as age 0 rather than a negative band."""
-    if source is FieldType.int:
+@builds(AgeBand, per_distinct_value=True)
+def age_band(col: pl.Expr, rule: AgeBand, column: Column) -> pl.Expr:
+    """`30-39` for the age at the reference date; `80+` at or above `top`. A birth date
+    after the reference date (a data error) counts as age 0 rather than a negative band."""
+    reference = column.reference
+    if column.source is FieldType.int:
         age = col.cast(pl.Int64)
     else:
         born = col.cast(pl.Date)
@@ -79,17 +125,13 @@ def age_band(col: pl.Expr, rule: AgeBand, *, source: FieldType, reference: dt.da
     return pl.when(col.is_null()).then(None).when(age >= rule.top).then(top).otherwise(band)
 
 
-def generalise_region(col: pl.Expr, rule: RegionGeneralise) -> pl.Expr:
+@builds(RegionGeneralise, per_distinct_value=True)
+def generalise_region(col: pl.Expr, rule: RegionGeneralise, column: Column) -> pl.Expr:
     return regions.generalise_expr(col, rule.level)
 
 
-def bucket_labels(edges: list[float]) -> list[str]:
-    shown = [_number(e) for e in edges]
-    inner = [f"[{a}, {b})" for a, b in itertools.pairwise(shown)]
-    return [f"<{shown[0]}", *inner, f">={shown[-1]}"]
-
-
-def bucket(col: pl.Expr, rule: Bucket) -> pl.Expr:
+@builds(Bucket)
+def bucket(col: pl.Expr, rule: Bucket, column: Column) -> pl.Expr:
     """Numbers to `[a, b)` intervals; `<a` below the first edge, `>=z` from the last."""
     value = col.cast(pl.Float64)
     labels = bucket_labels(rule.edges)
@@ -99,9 +141,6 @@ def bucket(col: pl.Expr, rule: Bucket) -> pl.Expr:
         chain = chain.when(value < upper).then(pl.lit(label))
     result: pl.Expr = chain.when(value.is_not_null()).then(pl.lit(labels[-1])).otherwise(None)
     return result
-
-
-Bounds = tuple[float | None, float | None]
 
 
 def clip_bounds(values: pl.Series, rule: TopBottomCode) -> Bounds:
@@ -136,9 +175,12 @@ def clip_bounds_of(
     }
 
 
-def clip(col: pl.Expr, bounds: tuple[float | None, float | None], *, source: FieldType) -> pl.Expr:
-    lower, upper = bounds
-    if source is FieldType.int:
+@builds(TopBottomCode)
+def clip(col: pl.Expr, rule: TopBottomCode, column: Column) -> pl.Expr:
+    if column.bounds is None:
+        raise ValueError(f"clip of {column.field} needs its resolved bounds")
+    lower, upper = column.bounds
+    if column.source is FieldType.int:
         # integer columns stay integers: the bounds move inwards to whole numbers
         low = None if lower is None else math.ceil(lower)
         high = None if upper is None else math.floor(upper)
@@ -149,56 +191,10 @@ def clip(col: pl.Expr, bounds: tuple[float | None, float | None], *, source: Fie
 
 
 def masked_expr(
-    spec: FieldSpec,
-    col: pl.Expr,
-    *,
-    reference: dt.date,
-    bounds: tuple[float | None, float | None] | None = None,
+    spec: FieldSpec, col: pl.Expr, *, reference: dt.date, bounds: Bounds | None = None
 ) -> pl.Expr:
-    """The masked column for every rule except pseudonym and drop."""
-    rule = spec.masking
-    if isinstance(rule, TopBottomCode):
-        if bounds is None:
-            raise ValueError(f"clip of {spec.id} needs its resolved bounds")
-        return clip(col, bounds, source=spec.type)
-    if isinstance(rule, AgeBand):
-        return age_band(col, rule, source=spec.type, reference=reference)
-    builders: dict[type, Callable[[pl.Expr, Any], pl.Expr]] = {
-        PartialMask: partial_mask,
-        DateGeneralise: generalise_date,
-        RegionGeneralise: generalise_region,
-        Bucket: bucket,
-    }
-    builder = builders.get(type(rule))
-    if builder is not None:
-        return builder(col, rule)
-    if rule.rule == "keep":
-        return col.cast(POLARS_TYPES[spec.type])
-    raise ValueError(f"rule {rule.rule!r} of {spec.id} has no column expression")
-
-
-def describe(spec: FieldSpec, bounds: tuple[float | None, float | None] | None = None) -> str:
-    """The rule as one line for the masking report."""
-    rule = spec.masking
-    if isinstance(rule, TopBottomCode):
-        low, high = bounds if bounds is not None else (None, None)
-        shown = [
-            f"lower {_number(low)}" if low is not None else "",
-            f"upper {_number(high)}" if high is not None else "",
-        ]
-        return "clip: " + ", ".join(s for s in shown if s)
-    texts = {
-        PartialMask: lambda r: f"partial: keep {r.keep_prefix}+{r.keep_suffix}, mask {r.mask_char}",
-        DateGeneralise: lambda r: f"date: to {r.to}",
-        AgeBand: lambda r: f"age_band: width {r.width}, {r.top}+",
-        RegionGeneralise: lambda r: f"region: to {r.level}",
-        Bucket: lambda r: f"bucket: {', '.join(bucket_labels(r.edges))}",
-    }
-    text: Callable[[Any], str] | None = texts.get(type(rule))
-    if text is not None:
-        return text(rule)
-    return f"pseudonym: namespace {rule.namespace}" if isinstance(rule, Pseudonym) else rule.rule
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    """The masked column of `spec` (every rule but a keyed or dropped one)."""
+    builder = BUILDERS.get(spec.masking.rule)
+    if builder is None:
+        raise ValueError(f"rule {spec.masking.rule!r} of {spec.id} has no column expression")
+    return builder.expression(col, spec.masking, Column(spec.id, spec.type, reference, bounds))
