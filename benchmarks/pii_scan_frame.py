@@ -23,7 +23,7 @@ import time
 import numpy as np
 import polars as pl
 
-from shuyu.data import identifiers as ids
+from shuyu.data.generate import identifiers as ids
 from shuyu.data.pii import scan_frame, scan_text
 from shuyu.data.regions import COUNTIES
 

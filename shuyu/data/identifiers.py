@@ -11,7 +11,7 @@ Only values whose structure and check character are right count as identifiers: 
 scans use these validators, so a random digit string is not flagged. The `*_expr`
 functions are the same validators as polars expressions (string slicing and arithmetic,
 no Python per row) for scanning millions of cells; tests hold them equal to the scalar
-ones. The `make_*` functions draw valid, distinct values for the synthetic data.
+ones. The synthetic data draws valid values in `shuyu.data.generate.identifiers`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import datetime as dt
 import functools
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import polars as pl
 
 from shuyu.data.regions import PLATE_CHARS, PROVINCE_PREFIXES, is_region_code
@@ -30,17 +29,17 @@ from shuyu.errors import InputError
 
 # ---------------------------------------------------------------- resident ID (GB 11643)
 
-_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7, 9, 10, 5, 8, 4, 2, 1, 6, ...
-_ID_CHECK = "10X98765432"  # indexed by the weighted sum mod 11
+ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7, 9, 10, 5, 8, 4, 2, 1, 6, ...
+ID_CHECK = "10X98765432"  # indexed by the weighted sum mod 11
 _ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
-_BIRTH_YEARS = (1900, 2099)
+BIRTH_YEARS = (1900, 2099)
 
 
 def resident_id_check(first17: str) -> str:
     if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
         raise InputError("resident ID", "needs exactly 17 digits before the check", value=first17)
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
+    total = sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True))
+    return ID_CHECK[total % 11]
 
 
 def _is_date(year: int, month: int, day: int) -> bool:
@@ -48,7 +47,7 @@ def _is_date(year: int, month: int, day: int) -> bool:
         dt.date(year, month, day)
     except ValueError:
         return False
-    return _BIRTH_YEARS[0] <= year <= _BIRTH_YEARS[1]
+    return BIRTH_YEARS[0] <= year <= BIRTH_YEARS[1]
 
 
 def is_resident_id(value: str) -> bool:
@@ -78,8 +77,8 @@ def resident_id_sex(value: str) -> str:
 # ---------------------------------------------------------------- USCC (GB 32100)
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
-_USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # 登记管理部门 → the 机构类别 codes it issues (GB 32100-2015 附录 A).
 _USCC_TYPES: dict[str, str] = {
     "1": "1239",  # 机构编制: 机关, 事业单位, 群众团体, 其他
@@ -95,26 +94,26 @@ _USCC_TYPES: dict[str, str] = {
     "N": "1239",  # 农业
     "Y": "1",  # 其他
 }
-_USCC_PREFIXES = tuple(d + t for d, types in _USCC_TYPES.items() for t in types)
+USCC_PREFIXES = tuple(d + t for d, types in _USCC_TYPES.items() for t in types)
 _USCC_SHAPE = re.compile(f"[{USCC_CHARSET}]{{18}}")
 _NATIONAL_REGION = "100000"  # central-level registrations
 
 
 def uscc_check(first17: str) -> str:
-    if len(first17) != 17 or any(c not in _USCC_VALUE for c in first17):
+    if len(first17) != 17 or any(c not in USCC_VALUE for c in first17):
         raise InputError(
             "unified social credit code",
             f"needs 17 characters from {USCC_CHARSET} before the check",
             value=first17,
         )
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    total = sum(USCC_VALUE[c] * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_CHARSET[(31 - total % 31) % 31]
 
 
 def is_uscc(value: str) -> bool:
     """18 characters of the USCC alphabet, a known department + type, a real region code
     at positions 3–8 and the right check character."""
-    if _USCC_SHAPE.fullmatch(value) is None or value[:2] not in _USCC_PREFIXES:
+    if _USCC_SHAPE.fullmatch(value) is None or value[:2] not in USCC_PREFIXES:
         return False
     region = value[2:8]
     if not (is_region_code(region) or region == _NATIONAL_REGION):
@@ -122,7 +121,7 @@ def is_uscc(value: str) -> bool:
     return uscc_check(value[:17]) == value[17]
 
 
-def _org_code_check(first8: str) -> str:
+def org_code_check(first8: str) -> str:
     """GB 11714 organisation code check character (positions 9–17 of a USCC)."""
     weights = (3, 7, 9, 10, 5, 8, 4, 2)
     total = sum(int(c, 36) * w for c, w in zip(first8, weights, strict=True))
@@ -177,14 +176,14 @@ def is_mobile(value: str) -> bool:
 
 # ---------------------------------------------------------------- plates, VINs, e-mail
 
-_PLATE_LETTER = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O
-_NEV_LETTER = "ABCDEFGHJK"  # 新能源: 小型车 letter first, 大型车 letter last
+PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O
+NEV_LETTERS = "ABCDEFGHJK"  # 新能源: 小型车 letter first, 大型车 letter last
 _PLATE_RE = re.compile(
-    f"[{PLATE_CHARS}][{_PLATE_LETTER}]"
-    f"(?:[{_PLATE_LETTER}0-9]{{5}}"
-    f"|[{_PLATE_LETTER}0-9]{{4}}[挂学警港澳]"
-    f"|[{_NEV_LETTER}][{_PLATE_LETTER}0-9][0-9]{{4}}"
-    f"|[0-9]{{5}}[{_NEV_LETTER}])"
+    f"[{PLATE_CHARS}][{PLATE_LETTERS}]"
+    f"(?:[{PLATE_LETTERS}0-9]{{5}}"
+    f"|[{PLATE_LETTERS}0-9]{{4}}[挂学警港澳]"
+    f"|[{NEV_LETTERS}][{PLATE_LETTERS}0-9][0-9]{{4}}"
+    f"|[0-9]{{5}}[{NEV_LETTERS}])"
 )
 
 
@@ -193,7 +192,7 @@ def is_plate(value: str) -> bool:
     return _PLATE_RE.fullmatch(value.replace("·", "", 1)) is not None
 
 
-_VIN_CHARSET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"  # no I, O, Q
+VIN_CHARSET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"  # no I, O, Q
 _VIN_VALUE = {
     **{str(d): d for d in range(10)},
     **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
@@ -203,13 +202,13 @@ _VIN_VALUE = {
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
-_VIN_RE = re.compile(f"[{_VIN_CHARSET}]{{17}}")
+_VIN_RE = re.compile(f"[{VIN_CHARSET}]{{17}}")
 
 
 def vin_check(vin17: str) -> str:
     """The check character for position 9 of a 17-character VIN (its own position is ignored)."""
     if _VIN_RE.fullmatch(vin17) is None:
-        raise InputError("VIN", f"needs 17 characters from {_VIN_CHARSET}", value=vin17)
+        raise InputError("VIN", f"needs 17 characters from {VIN_CHARSET}", value=vin17)
     total = sum(_VIN_VALUE[c] * w for c, w in zip(vin17, _VIN_WEIGHTS, strict=True))
     return "X" if total % 11 == 10 else str(total % 11)
 
@@ -242,7 +241,7 @@ RESIDENT_ID_SHAPE = (
     r"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]$"
 )
 USCC_SHAPE = (
-    rf"^(?:{'|'.join(_USCC_PREFIXES)})(?:{_PROVINCE_ALT}|10)[0-9]{{4}}[{USCC_CHARSET}]{{10}}$"
+    rf"^(?:{'|'.join(USCC_PREFIXES)})(?:{_PROVINCE_ALT}|10)[0-9]{{4}}[{USCC_CHARSET}]{{10}}$"
 )
 BANK_CARD_SHAPE = rf"^(?:{_CARD_IIN.pattern})$"
 
@@ -268,7 +267,7 @@ def _valid_date_expr(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
         .otherwise(31)
     )
     return (
-        year.is_between(*_BIRTH_YEARS)
+        year.is_between(*BIRTH_YEARS)
         & month.is_between(1, 12)
         & day.is_between(1, 31)
         & (day <= days)
@@ -282,8 +281,8 @@ def valid_resident_id_expr(col: pl.Expr) -> pl.Expr:
     """Boolean column: `is_resident_id` for each value (null → False)."""
     s = col.str.to_uppercase()
     body = s.str.slice(0, 17).cast(pl.Int64, strict=False)
-    total = _sum([_digit(body, 16 - i) * w for i, w in enumerate(_ID_WEIGHTS)])
-    wanted = (12 - total % 11) % 11  # the value whose character _ID_CHECK holds
+    total = _sum([_digit(body, 16 - i) * w for i, w in enumerate(ID_WEIGHTS)])
+    wanted = (12 - total % 11) % 11  # the value whose character ID_CHECK holds
     given = s.str.slice(17, 1).replace_strict(_ID_CHECK_VALUE, default=None, return_dtype=pl.Int64)
     return (
         s.str.contains(r"^[0-9]{17}[0-9X]$")
@@ -296,8 +295,8 @@ def valid_resident_id_expr(col: pl.Expr) -> pl.Expr:
 def valid_uscc_expr(col: pl.Expr) -> pl.Expr:
     """Boolean column: `is_uscc` for each value (null → False)."""
     values = [
-        col.str.slice(i, 1).replace_strict(_USCC_VALUE, default=None, return_dtype=pl.Int64) * w
-        for i, w in enumerate(_USCC_WEIGHTS)
+        col.str.slice(i, 1).replace_strict(USCC_VALUE, default=None, return_dtype=pl.Int64) * w
+        for i, w in enumerate(USCC_WEIGHTS)
     ]
     check = ((31 - _sum(values) % 31) % 31).replace_strict(
         dict(enumerate(USCC_CHARSET)), default=None, return_dtype=pl.String
@@ -305,7 +304,7 @@ def valid_uscc_expr(col: pl.Expr) -> pl.Expr:
     region = col.str.slice(2, 6)
     return (
         col.str.contains(f"^[{USCC_CHARSET}]{{18}}$")
-        & col.str.slice(0, 2).is_in(list(_USCC_PREFIXES))
+        & col.str.slice(0, 2).is_in(list(USCC_PREFIXES))
         & (
             (
                 region.str.contains(r"^[0-9]{6}$")
@@ -362,7 +361,7 @@ def valid_vin_expr(col: pl.Expr) -> pl.Expr:
     ]
     given = col.str.slice(8, 1).replace_strict(_ID_CHECK_VALUE, default=None, return_dtype=pl.Int64)
     return (
-        col.str.contains(f"^[{_VIN_CHARSET}]{{17}}$")
+        col.str.contains(f"^[{VIN_CHARSET}]{{17}}$")
         & ~col.str.contains(r"^[0-9]+$")
         & (_sum(values) % 11 == given)
     ).fill_null(False)
@@ -372,235 +371,3 @@ def valid_email_expr(col: pl.Expr) -> pl.Expr:
     return (
         col.str.contains(f"^(?:{_EMAIL_RE.pattern})$") & ~col.str.contains("..", literal=True)
     ).fill_null(False)
-
-
-# ---------------------------------------------------------------- generators
-
-_DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
-
-
-def draw_distinct(n: int, draw: Callable[[int], list[str]], what: str) -> list[str]:
-    """`n` distinct values from `draw`, redrawing only the duplicates, so the result is
-    a function of the generator's state."""
-    if n < 0:
-        raise InputError(f"number of {what}", "must not be negative", value=n)
-    seen: dict[str, None] = {}
-    stale = 0
-    while len(seen) < n:
-        before = len(seen)
-        for v in draw(n - len(seen)):
-            seen.setdefault(v)
-        stale = stale + 1 if len(seen) == before else 0
-        if stale > 50:
-            raise InputError(
-                f"number of {what}", f"only {len(seen)} distinct values could be drawn", value=n
-            )
-    return list(seen)
-
-
-def _digit_strings(rng: np.random.Generator, n: int, width: int) -> list[str]:
-    raw = _DIGITS[rng.integers(0, 10, size=(n, width))]
-    return [row.tobytes().decode() for row in raw] if width else [""] * n
-
-
-def _weighted_checks(
-    bodies: list[str], weights: Sequence[int], values: dict[str, int]
-) -> np.ndarray:
-    """Weighted sums of equal-length bodies, computed as one matrix product."""
-    if not bodies:
-        return np.zeros(0, dtype=np.int64)
-    lut = np.zeros(128, dtype=np.int64)
-    for c, v in values.items():
-        lut[ord(c)] = v
-    codes = np.frombuffer("".join(bodies).encode("ascii"), dtype=np.uint8).reshape(len(bodies), -1)
-    return lut[codes] @ np.asarray(weights, dtype=np.int64)
-
-
-def _sex_digits(sexes: Sequence[str] | None, n: int) -> np.ndarray | None:
-    if sexes is None:
-        return None
-    if len(sexes) != n:
-        raise InputError("sexes", f"needs one value per ID ({n})", value=len(sexes))
-    odd = {"M": 1, "男": 1, "F": 0, "女": 0}
-    bad = sorted({s for s in sexes if s not in odd})
-    if bad:
-        raise InputError("sexes", "values must be M/F or 男/女", value=bad[:3])
-    return np.fromiter((odd[s] for s in sexes), dtype=np.int64, count=n)
-
-
-def make_resident_ids(  # noqa: PLR0917 - the generator calls it positionally
-    rng: np.random.Generator,
-    n: int,
-    county_codes: Sequence[str],
-    birth_from: dt.date,
-    birth_to: dt.date,
-    sexes: Sequence[str] | None = None,
-) -> list[str]:
-    """`n` distinct valid resident IDs: county drawn uniformly from `county_codes`, birth
-    date uniformly in [birth_from, birth_to], sex per row from `sexes` (M/F or 男/女,
-    one per ID) or random. Read them back with `resident_id_birth_date`/`_sex`."""
-    codes = list(county_codes)
-    bad = [c for c in codes if not is_region_code(c)]
-    if not codes or bad:
-        raise InputError("county codes", "need at least one six-digit region code", value=bad[:3])
-    if not (
-        dt.date(_BIRTH_YEARS[0], 1, 1) <= birth_from <= birth_to <= dt.date(_BIRTH_YEARS[1], 12, 31)
-    ):
-        raise InputError(
-            "birth dates",
-            "need birth_from <= birth_to, within 1900–2099",
-            value=(birth_from, birth_to),
-        )
-    parity = _sex_digits(sexes, n)
-    span = (birth_to - birth_from).days + 1
-    # Duplicates are redrawn by row so that each row keeps its own sex.
-    ids: list[str] = [""] * n
-    todo = np.arange(n)
-    seen: set[str] = set()
-    for _ in range(100):
-        if todo.size == 0:
-            return ids
-        k = todo.size
-        county = rng.integers(0, len(codes), size=k)
-        days = rng.integers(0, span, size=k)
-        seq = rng.integers(0, 500, size=k) * 2
-        sex = rng.integers(0, 2, size=k) if parity is None else parity[todo]
-        births = np.datetime_as_string(np.datetime64(birth_from, "D") + days, unit="D")
-        bodies = [
-            f"{codes[c]}{b[:4]}{b[5:7]}{b[8:10]}{s:03d}"
-            for c, b, s in zip(county, births.tolist(), (seq + sex).tolist(), strict=True)
-        ]
-        checks = _weighted_checks(bodies, _ID_WEIGHTS, {str(d): d for d in range(10)}) % 11
-        retry = []
-        for row, body, check in zip(todo, bodies, checks, strict=True):
-            value = body + _ID_CHECK[check]
-            if value in seen:
-                retry.append(row)
-            else:
-                seen.add(value)
-                ids[row] = value
-        todo = np.asarray(retry, dtype=np.int64)
-    raise InputError("number of resident IDs", "too many for the counties and dates given", value=n)
-
-
-def make_usccs(
-    rng: np.random.Generator, n: int, county_codes: Sequence[str], kind: str = "91"
-) -> list[str]:
-    """`n` distinct valid credit codes registered in `county_codes` (drawn uniformly).
-    `kind` is department + type: 91 企业 (default), 92 个体工商户, 93 农民专业合作社, …"""
-    codes = list(county_codes)
-    if not codes or not all(is_region_code(c) for c in codes):
-        raise InputError("county codes", "need at least one six-digit region code", value=codes[:3])
-    if kind not in _USCC_PREFIXES:
-        raise InputError("USCC kind", "is not a department + type code of GB 32100", value=kind)
-    letters = np.frombuffer(USCC_CHARSET.encode(), dtype=np.uint8)
-
-    def draw(k: int) -> list[str]:
-        county = rng.integers(0, len(codes), size=k)
-        # Codes issued since 2015 carry MA + 6 characters; older ones an 8-digit org code.
-        new = rng.random(k) < 0.6
-        tails = letters[rng.integers(0, len(letters), size=(k, 6))]
-        olds = _digit_strings(rng, k, 8)
-        orgs = [
-            "MA" + t.tobytes().decode() if is_new else old
-            for is_new, t, old in zip(new, tails, olds, strict=True)
-        ]
-        bodies = [
-            f"{kind}{codes[c]}{o}{_org_code_check(o)}" for c, o in zip(county, orgs, strict=True)
-        ]
-        sums = _weighted_checks(bodies, _USCC_WEIGHTS, _USCC_VALUE)
-        return [b + USCC_CHARSET[(31 - s % 31) % 31] for b, s in zip(bodies, sums, strict=True)]
-
-    return draw_distinct(n, draw, "credit codes")
-
-
-# Weighted towards 中国移动 13x/15x/18x, as subscriber numbers are.
-_MOBILE_DRAW = sorted(MOBILE_PREFIXES)
-_MOBILE_WEIGHTS = np.array([3.0 if p[1] in "358" else 1.0 for p in _MOBILE_DRAW])
-_MOBILE_WEIGHTS /= _MOBILE_WEIGHTS.sum()
-
-
-def make_mobiles(rng: np.random.Generator, n: int) -> list[str]:
-    def draw(k: int) -> list[str]:
-        prefix = rng.choice(len(_MOBILE_DRAW), size=k, p=_MOBILE_WEIGHTS)
-        return [_MOBILE_DRAW[p] + s for p, s in zip(prefix, _digit_strings(rng, k, 8), strict=True)]
-
-    return draw_distinct(n, draw, "mobile numbers")
-
-
-# (BIN, length): 农行, 建行, 工行, 招行, 中行, 交行 debit cards; Visa and Mastercard credit.
-_CARD_BINS = (
-    ("622848", 19), ("621700", 19), ("622202", 19), ("621226", 19), ("622588", 16),
-    ("621661", 19), ("622262", 19), ("436742", 16), ("524047", 16),
-)  # fmt: skip
-
-
-def make_bank_cards(rng: np.random.Generator, n: int) -> list[str]:
-    def draw(k: int) -> list[str]:
-        which = rng.integers(0, len(_CARD_BINS), size=k)
-        digits = _digit_strings(rng, k, 12)
-        out = []
-        for w, d in zip(which, digits, strict=True):
-            bin_, length = _CARD_BINS[w]
-            payload = bin_ + d[: length - 7]
-            out.append(payload + luhn_check(payload))
-        return out
-
-    return draw_distinct(n, draw, "bank cards")
-
-
-def make_plates(rng: np.random.Generator, n: int, prefix: str) -> list[str]:
-    """Plates under `prefix` (e.g. 皖L for 宿州, 蒙K for 鄂尔多斯): mostly five characters
-    with up to two letters, one in ten a six-character 新能源 plate."""
-    if re.fullmatch(f"[{PLATE_CHARS}][{_PLATE_LETTER}]", prefix) is None:
-        raise InputError(
-            "plate prefix", "must be a province character and a letter, e.g. 皖L", value=prefix
-        )
-    letters = _PLATE_LETTER
-
-    def draw(k: int) -> list[str]:
-        kind = rng.random(k)
-        digits = _digit_strings(rng, k, 5)
-        pos = rng.integers(0, 5, size=(k, 2))
-        picks = rng.integers(0, len(letters), size=(k, 2))
-        nev = rng.integers(0, len(_NEV_LETTER), size=k)
-        out = []
-        for i in range(k):
-            body = list(digits[i])
-            if kind[i] < 0.1:  # 新能源小型车: D/F…, then a letter or digit, then 4 digits
-                out.append(f"{prefix}{_NEV_LETTER[nev[i]]}{''.join(body)}")
-                continue
-            n_letters = 0 if kind[i] < 0.4 else 1 if kind[i] < 0.85 else 2
-            for j in range(n_letters):
-                body[pos[i, j]] = letters[picks[i, j]]
-            out.append(prefix + "".join(body))
-        return out
-
-    return draw_distinct(n, draw, "plates")
-
-
-# Chinese WMIs: 重汽, 陕汽, 一汽解放, 东风商用车 (coal trucks), 一汽-大众, 上汽大众, 长安福特,
-# 东风日产, 比亚迪, 特斯拉上海 (cars).
-_WMIS = ("LZZ", "LZG", "LFW", "LGA", "LFV", "LSV", "LVS", "LGB", "LGX", "LRW")
-_MODEL_YEARS = "ABCDEFGHJKLMNPRS"  # 2010–2025
-
-
-def make_vins(rng: np.random.Generator, n: int) -> list[str]:
-    charset = np.frombuffer(_VIN_CHARSET.encode(), dtype=np.uint8)
-
-    def draw(k: int) -> list[str]:
-        wmi = rng.integers(0, len(_WMIS), size=k)
-        vds = charset[rng.integers(0, len(charset), size=(k, 5))]
-        year = rng.integers(0, len(_MODEL_YEARS), size=k)
-        plant = charset[rng.integers(10, len(charset), size=k)]
-        serial = _digit_strings(rng, k, 6)
-        out = []
-        for i in range(k):
-            body = (
-                f"{_WMIS[wmi[i]]}{vds[i].tobytes().decode()}0"
-                f"{_MODEL_YEARS[year[i]]}{chr(plant[i])}{serial[i]}"
-            )
-            out.append(body[:8] + vin_check(body) + body[9:])
-        return out
-
-    return draw_distinct(n, draw, "VINs")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from shuyu.data import identifiers as ids
+from shuyu.data.generate import identifiers as ids
 from shuyu.policy.base import FieldType
 from shuyu.policy.models import Dataset, EntityKind, FieldSpec, PiiKind, Policies, Role
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shuyu.data import identifiers as ids
+from shuyu.data.generate import identifiers as gen
 from shuyu.data.regions import counties
 from shuyu.errors import InputError
 
@@ -111,7 +112,7 @@ def test_generated_resident_ids_are_valid_distinct_and_follow_the_request() -> N
     rng = np.random.default_rng(7)
     codes = [c.code for c in counties("ordos")]
     sexes = ["M", "F", "男", "女"] * 500
-    values = ids.make_resident_ids(
+    values = gen.make_resident_ids(
         rng, 2000, codes, dt.date(1960, 1, 1), dt.date(1999, 12, 31), sexes
     )
     assert len(set(values)) == 2000
@@ -131,12 +132,12 @@ def test_generators_are_deterministic_for_the_seed() -> None:
     def draw(seed: int) -> list[str]:
         rng = np.random.default_rng(seed)
         return [
-            *ids.make_resident_ids(rng, 20, ["341302"], dt.date(1980, 1, 1), dt.date(1980, 1, 31)),
-            *ids.make_usccs(rng, 20, ["341302"]),
-            *ids.make_mobiles(rng, 20),
-            *ids.make_bank_cards(rng, 20),
-            *ids.make_plates(rng, 20, "皖L"),
-            *ids.make_vins(rng, 20),
+            *gen.make_resident_ids(rng, 20, ["341302"], dt.date(1980, 1, 1), dt.date(1980, 1, 31)),
+            *gen.make_usccs(rng, 20, ["341302"]),
+            *gen.make_mobiles(rng, 20),
+            *gen.make_bank_cards(rng, 20),
+            *gen.make_plates(rng, 20, "皖L"),
+            *gen.make_vins(rng, 20),
         ]
 
     assert draw(3) == draw(3)
@@ -147,7 +148,7 @@ def test_a_too_small_id_space_is_an_error_not_a_hang() -> None:
     rng = np.random.default_rng(0)
     # One county and one day leave 500 IDs per sex.
     with pytest.raises(InputError, match="resident IDs"):
-        ids.make_resident_ids(
+        gen.make_resident_ids(
             rng, 600, ["341302"], dt.date(1990, 1, 1), dt.date(1990, 1, 1), ["M"] * 600
         )
 
@@ -155,13 +156,13 @@ def test_a_too_small_id_space_is_an_error_not_a_hang() -> None:
 def test_generator_inputs_are_checked() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(InputError, match="county codes"):
-        ids.make_resident_ids(rng, 1, ["34130"], dt.date(1990, 1, 1), dt.date(1990, 1, 1))
+        gen.make_resident_ids(rng, 1, ["34130"], dt.date(1990, 1, 1), dt.date(1990, 1, 1))
     with pytest.raises(InputError, match="sexes"):
-        ids.make_resident_ids(rng, 2, ["341302"], dt.date(1990, 1, 1), dt.date(1991, 1, 1), ["M"])
+        gen.make_resident_ids(rng, 2, ["341302"], dt.date(1990, 1, 1), dt.date(1991, 1, 1), ["M"])
     with pytest.raises(InputError, match="plate prefix"):
-        ids.make_plates(rng, 1, "皖I")
+        gen.make_plates(rng, 1, "皖I")
     with pytest.raises(InputError, match="USCC kind"):
-        ids.make_usccs(rng, 1, ["341302"], kind="94")
+        gen.make_usccs(rng, 1, ["341302"], kind="94")
 
 
 # ---------------------------------------------------------------- USCC
@@ -169,7 +170,7 @@ def test_generator_inputs_are_checked() -> None:
 
 def test_uscc_check_worked_example() -> None:
     # 企业 (9, 1) registered in 宿州市埇桥区 with organisation code MA2N0E0A + check.
-    body = "91341302MA2N0E0A" + ids._org_code_check("MA2N0E0A")
+    body = "91341302MA2N0E0A" + ids.org_code_check("MA2N0E0A")
     assert ids.uscc_check(body) == ref_uscc_check(body)
     assert ids.is_uscc(body + ref_uscc_check(body))
     assert vectorised(ids.valid_uscc_expr, [body + ref_uscc_check(body)]) == [True]
@@ -201,12 +202,12 @@ def test_central_registrations_use_region_100000() -> None:
 
 def test_generated_usccs() -> None:
     rng = np.random.default_rng(1)
-    values = ids.make_usccs(rng, 3000, ["341302", "150622"])
+    values = gen.make_usccs(rng, 3000, ["341302", "150622"])
     assert len(set(values)) == 3000
     assert all(ids.is_uscc(v) and ref_uscc_check(v[:17]) == v[17] for v in values)
     assert {v[2:8] for v in values} == {"341302", "150622"}
     assert all(v[:2] == "91" for v in values)
-    assert all(ids._org_code_check(v[8:16]) == v[16] for v in values)
+    assert all(ids.org_code_check(v[8:16]) == v[16] for v in values)
     assert all(vectorised(ids.valid_uscc_expr, values))
     for v in values[:50]:
         assert not any(ids.is_uscc(m) for m in mutate_last(v, USCC_CHARS))
@@ -231,8 +232,8 @@ def test_bank_cards_need_a_known_issuer_prefix_and_length() -> None:
 
 def test_generated_cards_and_mobiles() -> None:
     rng = np.random.default_rng(2)
-    cards = ids.make_bank_cards(rng, 2000)
-    mobiles = ids.make_mobiles(rng, 2000)
+    cards = gen.make_bank_cards(rng, 2000)
+    mobiles = gen.make_mobiles(rng, 2000)
     assert len(set(cards)) == len(set(mobiles)) == 2000
     assert all(ids.is_bank_card(c) and ref_luhn_ok(c) for c in cards)
     assert all(vectorised(ids.valid_bank_card_expr, cards))
@@ -280,8 +281,8 @@ def test_vin_check_worked_example() -> None:
 
 def test_generated_plates_and_vins() -> None:
     rng = np.random.default_rng(3)
-    plates = ids.make_plates(rng, 3000, "蒙K")
-    vins = ids.make_vins(rng, 3000)
+    plates = gen.make_plates(rng, 3000, "蒙K")
+    vins = gen.make_vins(rng, 3000)
     assert len(set(plates)) == len(set(vins)) == 3000
     assert all(p.startswith("蒙K") and ids.is_plate(p) for p in plates)
     assert any(len(p) == 8 for p in plates)  # some 新能源 plates
@@ -416,10 +417,10 @@ def test_scan_shapes_never_reject_a_valid_value(values: list[str]) -> None:
     """The PII scan drops runs that miss these shapes before validating: they must be
     necessary conditions, or a valid identifier would slip through."""
     rng = np.random.default_rng(len(values))
-    values = values + ids.make_resident_ids(
+    values = values + gen.make_resident_ids(
         rng, 5, ["341302"], dt.date(1900, 1, 1), dt.date(2099, 12, 31)
     )
-    values = values + ids.make_usccs(rng, 5, ["150622"]) + ids.make_bank_cards(rng, 5)
+    values = values + gen.make_usccs(rng, 5, ["150622"]) + gen.make_bank_cards(rng, 5)
     for v in values:
         if ids.is_resident_id(v):
             assert re.search(ids.RESIDENT_ID_SHAPE, v)

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from shuyu.data import names
+from shuyu.data.generate import names
 from shuyu.data.regions import counties, county
 from shuyu.errors import InputError
 

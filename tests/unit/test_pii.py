@@ -12,17 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shuyu.data import identifiers as ids
+from shuyu.data.generate import identifiers as gen
 from shuyu.data.pii import PiiFinding, scan_frame, scan_text
 from shuyu.errors import InputError
 from shuyu.policy.models import PiiKind
 
 RNG = np.random.default_rng(11)
-ID = ids.make_resident_ids(RNG, 1, ["341302"], dt.date(1980, 1, 1), dt.date(1990, 1, 1))[0]
-USCC = ids.make_usccs(RNG, 1, ["150622"])[0]
-CARD = ids.make_bank_cards(RNG, 1)[0]
-MOBILE = ids.make_mobiles(RNG, 1)[0]
-PLATE = ids.make_plates(RNG, 1, "蒙K")[0]
-VIN = ids.make_vins(RNG, 1)[0]
+ID = gen.make_resident_ids(RNG, 1, ["341302"], dt.date(1980, 1, 1), dt.date(1990, 1, 1))[0]
+USCC = gen.make_usccs(RNG, 1, ["150622"])[0]
+CARD = gen.make_bank_cards(RNG, 1)[0]
+MOBILE = gen.make_mobiles(RNG, 1)[0]
+PLATE = gen.make_plates(RNG, 1, "蒙K")[0]
+VIN = gen.make_vins(RNG, 1)[0]
 TEXT = (
     f"张三，身份证号{ID}，所在企业统一社会信用代码：{USCC}；银行卡{CARD}，"
     f"电话+86{MOBILE}，车牌{PLATE}，车架号:{VIN}，邮箱 zhang.san@example.com。"
@@ -126,7 +127,7 @@ def test_an_id_with_a_wrong_check_character_is_never_flagged(
 def texts_with_ids(draw: st.DrawFn) -> tuple[str, list[str]]:
     seed = draw(st.integers(0, 2**32 - 1))
     n = draw(st.integers(1, 4))
-    values = ids.make_resident_ids(
+    values = gen.make_resident_ids(
         np.random.default_rng(seed),
         n,
         ["341302", "150627", "120103"],

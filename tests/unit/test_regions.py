@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shuyu.data import names
+from shuyu.data.generate import names
 from shuyu.data.regions import (
     COUNTIES,
     DESTINATIONS,

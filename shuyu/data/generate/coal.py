@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import numpy as np
 import polars as pl
 
-from shuyu.data import identifiers, names, regions
+from shuyu.data import regions
+from shuyu.data.generate import identifiers, names
 from shuyu.data.generate.sampling import (
     expand,
     lookup,

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from shuyu.data import identifiers, names, regions
+from shuyu.data import regions
+from shuyu.data.generate import identifiers, names
 from shuyu.data.generate.sampling import (
     Bools,
     Days,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from shuyu.data.identifiers import draw_distinct
+from shuyu.data.generate.identifiers import draw_distinct
 from shuyu.data.regions import MUNICIPALITIES, County
 from shuyu.errors import InputError
 
