@@ -24,16 +24,17 @@ order, from the given generator) and the sum is divided by the expected batch si
 the resulting `.grad` equals Opacus's for the same seed;
 tests/unit/test_train_bookkeeping.py proves it against Opacus's per-sample reference.
 
-Anything else holding parameters (normalisation, convolutions, custom layers) is not
-eligible: `fit` falls back to Opacus's GradSampleModule.
+The supported layer types are the `LayerRule`s registered in `SUPPORTED`; anything else
+holding parameters (normalisation, convolutions, custom layers) is not eligible: `fit`
+falls back to Opacus's GradSampleModule.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -48,30 +49,6 @@ sample (one table, each feature's codes offset into its own rows): the per-sampl
 then needs no duplicate search. Set it only where construction guarantees it."""
 
 
-def ineligible_modules(model: nn.Module) -> list[str]:
-    """Names of the modules the fast path cannot handle (empty if it applies)."""
-    bad: list[str] = []
-    for name, module in model.named_modules():
-        own = [p for p in module.parameters(recurse=False) if p.requires_grad]
-        if not own:
-            continue
-        if type(module) is nn.Linear:
-            continue
-        if type(module) is nn.Embedding and _plain_embedding(module):
-            continue
-        bad.append(f"{name or '<root>'} ({type(module).__name__})")
-    return bad
-
-
-def _plain_embedding(module: nn.Embedding) -> bool:
-    return (
-        module.padding_idx is None
-        and module.max_norm is None
-        and not module.scale_grad_by_freq
-        and not module.sparse
-    )
-
-
 @dataclass
 class _Record:
     """What one layer's backward left behind for the current step."""
@@ -81,9 +58,66 @@ class _Record:
     calls: int = 0
 
 
+class LayerRule:
+    """How the fast path handles one layer type: its forward through an autograd function
+    that records (a, g), the per-sample squared gradient norm from them, and the clipped
+    gradient sums of its parameters. One subclass per supported type, registered with
+    `@supports(type)`, as Opacus registers its grad samplers."""
+
+    def eligible(self, module: nn.Module) -> bool:
+        return True
+
+    def forward(self, module: Any, x: torch.Tensor, record: _Record) -> torch.Tensor:
+        raise NotImplementedError
+
+    def norms2(self, module: Any, a: torch.Tensor, g: torch.Tensor) -> Iterator[torch.Tensor]:
+        """‖∇_i‖² of each trainable parameter, shape [B]."""
+        raise NotImplementedError
+
+    def clipped_sums(
+        self, module: Any, a: torch.Tensor, cg: torch.Tensor
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(parameter, Σ_i c_i ∇_i) for each trainable parameter, from the clipped g."""
+        raise NotImplementedError
+
+
+SUPPORTED: dict[type[nn.Module], LayerRule] = {}
+"""The layer types the fast path handles, by exact type (a subclass may change forward)."""
+
+Rule = TypeVar("Rule", bound=type[LayerRule])
+
+
+def supports(layer: type[nn.Module]) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        SUPPORTED[layer] = rule()
+        return rule
+
+    return register
+
+
+def supported_layers() -> str:
+    """The supported layer types, for messages: `nn.Linear/nn.Embedding`."""
+    return "/".join(f"nn.{layer.__name__}" for layer in SUPPORTED)
+
+
+def ineligible_modules(model: nn.Module) -> list[str]:
+    """Names of the modules the fast path cannot handle (empty if it applies)."""
+    bad: list[str] = []
+    for name, module in model.named_modules():
+        own = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        if not own:
+            continue
+        rule = SUPPORTED.get(type(module))
+        if rule is not None and rule.eligible(module):
+            continue
+        bad.append(f"{name or '<root>'} ({type(module).__name__})")
+    return bad
+
+
 @dataclass
 class _Layer:
     module: nn.Module
+    rule: LayerRule
     record: _Record = field(default_factory=_Record)
 
 
@@ -120,6 +154,69 @@ class _EmbeddingFunction(torch.autograd.Function):
         return None, None, None
 
 
+@supports(nn.Linear)
+class _Linear(LayerRule):
+    def forward(self, module: nn.Linear, x: torch.Tensor, record: _Record) -> torch.Tensor:
+        out: torch.Tensor = _LinearFunction.apply(  # type: ignore[no-untyped-call]
+            x, module.weight, module.bias, record
+        )
+        return out
+
+    def norms2(self, module: nn.Linear, a: torch.Tensor, g: torch.Tensor) -> Iterator[torch.Tensor]:
+        if module.weight.requires_grad:
+            yield _linear_weight_norm2(a, g)
+        if module.bias is not None and module.bias.requires_grad:
+            gb = g if g.dim() == 2 else g.sum(dim=tuple(range(1, g.dim() - 1)))
+            yield gb.pow(2).sum(dim=1)
+
+    def clipped_sums(
+        self, module: nn.Linear, a: torch.Tensor, cg: torch.Tensor
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        flat_g = cg.reshape(-1, cg.shape[-1])
+        if module.weight.requires_grad:
+            yield module.weight, flat_g.T @ a.reshape(-1, a.shape[-1])
+        if module.bias is not None and module.bias.requires_grad:
+            yield module.bias, flat_g.sum(dim=0)
+
+
+@supports(nn.Embedding)
+class _Embedding(LayerRule):
+    def eligible(self, module: nn.Module) -> bool:
+        assert isinstance(module, nn.Embedding)
+        return (
+            module.padding_idx is None
+            and module.max_norm is None
+            and not module.scale_grad_by_freq
+            and not module.sparse
+        )
+
+    def forward(self, module: nn.Embedding, x: torch.Tensor, record: _Record) -> torch.Tensor:
+        out: torch.Tensor = _EmbeddingFunction.apply(  # type: ignore[no-untyped-call]
+            x, module.weight, record
+        )
+        return out
+
+    def norms2(
+        self, module: nn.Embedding, a: torch.Tensor, g: torch.Tensor
+    ) -> Iterator[torch.Tensor]:
+        if module.weight.requires_grad:
+            yield _embedding_norm2(a, g, disjoint=getattr(module, DISJOINT_ROWS, False))
+
+    def clipped_sums(
+        self, module: nn.Embedding, a: torch.Tensor, cg: torch.Tensor
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if module.weight.requires_grad:
+            weight = module.weight
+            # the kernel autograd's own embedding backward uses: much faster on CPU
+            # than index_add_ for many rows into a small table
+            yield (
+                weight,
+                torch.ops.aten.embedding_dense_backward(
+                    cg.reshape(-1, weight.shape[1]), a.reshape(-1), weight.shape[0], -1, False
+                ),
+            )
+
+
 def _patched_forward(layer: _Layer) -> Any:
     module = layer.module
 
@@ -133,14 +230,7 @@ def _patched_forward(layer: _Layer) -> Any:
                 "book-keeping fast path: a layer is used more than once per forward pass; "
                 "train with grad_mode='opacus'"
             )
-        if isinstance(module, nn.Linear):
-            out: torch.Tensor = _LinearFunction.apply(  # type: ignore[no-untyped-call]
-                x, module.weight, module.bias, record
-            )
-        else:
-            assert isinstance(module, nn.Embedding)
-            out = _EmbeddingFunction.apply(x, module.weight, record)  # type: ignore[no-untyped-call]
-        return out
+        return layer.rule.forward(module, x, record)
 
     return forward
 
@@ -156,14 +246,14 @@ class BookkeepingClipper:
         bad = ineligible_modules(model)
         if bad:
             raise ShuyuError(
-                "book-keeping fast path needs a model of nn.Linear/nn.Embedding only; "
+                f"book-keeping fast path needs a model of {supported_layers()} only; "
                 f"not: {', '.join(bad)}; train with grad_mode='opacus'"
             )
         self.model = model
         self.max_grad_norm = max_grad_norm
         self.noise_multiplier = noise_multiplier
         self.layers = [
-            _Layer(m) for m in model.modules() if isinstance(m, (nn.Linear, nn.Embedding))
+            _Layer(m, SUPPORTED[type(m)]) for m in model.modules() if type(m) in SUPPORTED
         ]
         # noise goes in the same order as Opacus's optimizer: model.parameters()
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -192,15 +282,8 @@ class BookkeepingClipper:
             a, g = layer.record.activation, layer.record.output_grad
             if a is None or g is None:
                 continue  # the layer got no gradient this step (not on the loss's path)
-            module = layer.module
-            if isinstance(module, nn.Linear):
-                if module.weight.requires_grad:
-                    total += _linear_weight_norm2(a, g)
-                if module.bias is not None and module.bias.requires_grad:
-                    gb = g if g.dim() == 2 else g.sum(dim=tuple(range(1, g.dim() - 1)))
-                    total += gb.pow(2).sum(dim=1)
-            elif module.weight.requires_grad:
-                total += _embedding_norm2(a, g, disjoint=getattr(module, DISJOINT_ROWS, False))
+            for norm2 in layer.rule.norms2(layer.module, a, g):
+                total += norm2
         return total
 
     def clipped_noised_gradients(
@@ -233,22 +316,9 @@ class BookkeepingClipper:
             a, g = layer.record.activation, layer.record.output_grad
             if a is None or g is None:
                 continue
-            module = layer.module
             cg = g * clip.to(g.dtype).view(-1, *([1] * (g.dim() - 1)))
-            if isinstance(module, nn.Linear):
-                flat_g = cg.reshape(-1, cg.shape[-1])
-                if module.weight.requires_grad:
-                    summed[id(module.weight)] = flat_g.T @ a.reshape(-1, a.shape[-1])
-                if module.bias is not None and module.bias.requires_grad:
-                    summed[id(module.bias)] = flat_g.sum(dim=0)
-            elif module.weight.requires_grad:
-                weight = module.weight
-                assert isinstance(weight, torch.Tensor)
-                # the kernel autograd's own embedding backward uses: much faster on CPU
-                # than index_add_ for many rows into a small table
-                summed[id(weight)] = torch.ops.aten.embedding_dense_backward(
-                    cg.reshape(-1, weight.shape[1]), a.reshape(-1), weight.shape[0], -1, False
-                )
+            for param, clipped_sum in layer.rule.clipped_sums(layer.module, a, cg):
+                summed[id(param)] = clipped_sum
         std = self.noise_multiplier * self.max_grad_norm
         for p in self.params:
             grad = summed.get(id(p), torch.zeros_like(p))

@@ -27,7 +27,7 @@ from torch import nn
 
 from shuyu.errors import ShuyuError
 from shuyu.train.accounting import PrivacySpent, calibrate_noise, privacy_spent, resolve_budget
-from shuyu.train.bookkeeping import BookkeepingClipper, ineligible_modules
+from shuyu.train.bookkeeping import BookkeepingClipper, ineligible_modules, supported_layers
 from shuyu.train.metrics import roc_auc
 from shuyu.train.models import TabularMLP
 from shuyu.train.preprocess import Preprocessor, encode, fit_preprocessor, label_values
@@ -102,7 +102,7 @@ def _choose_grad_mode(model: nn.Module, grad_mode: GradMode) -> str:
         return "opacus" if bad else "bookkeeping"
     if grad_mode == "bookkeeping" and bad:
         raise ShuyuError(
-            f"grad_mode='bookkeeping' needs Linear/Embedding layers only; not: {', '.join(bad)}"
+            f"grad_mode='bookkeeping' needs {supported_layers()} layers only; not: {', '.join(bad)}"
         )
     return grad_mode
 
