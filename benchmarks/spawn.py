@@ -32,7 +32,7 @@ import requests
 
 from shuyu.platform.layout import Layout
 from shuyu.platform.up import UpOptions, down, hub_session, read_demo_accounts, up
-from shuyu.sandbox.settings import PlatformSettings
+from shuyu.settings import PlatformSettings
 
 SETTINGS = PlatformSettings(project="shuyubench", sandbox_subnet="10.215.0.0/24", mem_limit="2G")
 PORT = 18100
@@ -111,23 +111,28 @@ def main() -> int:
     layout = Layout(Path(tempfile.mkdtemp(prefix="shuyubench-")))
     down(layout, SETTINGS, volumes=True)
     url = up(
-        UpOptions(scale=400, seed=7, http_port=PORT),
+        UpOptions(scale=400, seed=7, http_port=PORT, https_port=PORT + 443),
         say=lambda line: print(f"[platform] {line}", file=sys.stderr),
         layout=layout,
         settings=SETTINGS,
     )
     try:
         accounts = read_demo_accounts(layout)
-        admin = hub_session(url, accounts["admin"])
+        admin = hub_session(url, accounts["admin"], layout.tls.ca_cert)
         # users' own sessions, as partners would click "start"; the admin can spawn for
         # them too, but a partner's own request is what the benchmark is about
-        sessions = {u: hub_session(url, accounts[u]) for u in [SEQUENTIAL_USER, *CONCURRENT_USERS]}
+        sessions = {
+            u: hub_session(url, accounts[u], layout.tls.ca_cert)
+            for u in [SEQUENTIAL_USER, *CONCURRENT_USERS]
+        }
 
         baseline = [baseline_run(SETTINGS.notebook_image) for _ in range(RUNS)]
 
         sequential = []
         for _ in range(RUNS):
-            sequential.append(sessions[SEQUENTIAL_USER].start_server(SEQUENTIAL_USER))
+            sequential.append(
+                sessions[SEQUENTIAL_USER].start_server(SEQUENTIAL_USER, "bank_credit")
+            )
             sessions[SEQUENTIAL_USER].stop_server(SEQUENTIAL_USER)
 
         with ThreadPoolExecutor(len(CONCURRENT_USERS)) as pool:

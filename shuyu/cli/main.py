@@ -30,6 +30,8 @@ def _register_optional() -> None:
     images: each is offered where it can run and absent elsewhere."""
     for module, name in (
         ("shuyu.cli.sandbox", "sandbox"),
+        ("shuyu.cli.hub", "hub"),
+        ("shuyu.cli.audit", "audit"),
         ("shuyu.cli.tracking", "mlflow"),
         ("shuyu.cli.train", "train"),
         ("shuyu.cli.images", "images"),

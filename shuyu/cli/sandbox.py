@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -12,11 +11,10 @@ from typing import Annotated
 import typer
 
 from shuyu.audit.events import audit_event
-from shuyu.errors import ShuyuError
+from shuyu.hub.grants import NotAuthorised, grant_sandbox
 from shuyu.policy import load_policies
 from shuyu.sandbox import firewall
-from shuyu.sandbox.grants import NotAuthorised, grant_sandbox
-from shuyu.sandbox.settings import PlatformSettings
+from shuyu.settings import PlatformSettings
 
 app = typer.Typer(
     help="Sandboxes: firewall rules, view volumes, authorisation.", no_args_is_help=True
@@ -32,26 +30,10 @@ HostPorts = Annotated[
 ]
 
 
-def firewall_plan(
-    settings: PlatformSettings, host_ports: list[int] | None = None
-) -> firewall.FirewallPlan:
-    return firewall.FirewallPlan(
-        bridge=settings.sandbox_bridge,
-        subnet=settings.sandbox_subnet,
-        peers=(
-            firewall.Peer(settings.hub_ip, settings.hub_api_port),
-            firewall.Peer(settings.mlflow_ip, settings.mlflow_port),
-        ),
-        hub_ip=settings.hub_ip,
-        sandbox_port=settings.sandbox_port,
-        host_ports=tuple(host_ports or ()),
-    )
-
-
 @fw.command("apply")
 def fw_apply(host_port: HostPorts = None) -> None:
     """Install (or refresh) the sandbox network's rules."""
-    plan = firewall_plan(PlatformSettings.from_env(), host_port)
+    plan = firewall.plan_for(PlatformSettings.from_env(), host_port or ())
     firewall.apply(plan)
     audit_event("firewall.apply", "platform", "allowed", bridge=plan.bridge)
     typer.echo(f"installed: {plan.input_chain}, {plan.forward_chain}")
@@ -60,7 +42,7 @@ def fw_apply(host_port: HostPorts = None) -> None:
 @fw.command("remove")
 def fw_remove() -> None:
     """Remove the rules `apply` installed."""
-    plan = firewall_plan(PlatformSettings.from_env())
+    plan = firewall.plan_for(PlatformSettings.from_env())
     firewall.remove(plan)
     audit_event("firewall.remove", "platform", "allowed", bridge=plan.bridge)
     typer.echo(f"removed: {plan.input_chain}, {plan.forward_chain}")
@@ -69,7 +51,7 @@ def fw_remove() -> None:
 @fw.command("show")
 def fw_show() -> None:
     """Print the installed rules (iptables -S)."""
-    plan = firewall_plan(PlatformSettings.from_env())
+    plan = firewall.plan_for(PlatformSettings.from_env())
     tables = firewall.Iptables("ip")
     for chain in (plan.input_chain, plan.forward_chain):
         for line in tables.list_chain(chain) or [f"# {chain} is not installed"]:
@@ -81,8 +63,8 @@ def fw_run(
     host_port: HostPorts = None,
     check_every: Annotated[float, typer.Option(help="Seconds between checks.")] = 5.0,
 ) -> None:
-    """Install the rules, keep them installed, and remove them on SIGTERM/SIGINT."""
-    plan = firewall_plan(PlatformSettings.from_env(), host_port)
+    """Install the rules and keep them installed; on SIGTERM/SIGINT leave a deny-all."""
+    settings = PlatformSettings.from_env()
     stopping = False
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -91,24 +73,16 @@ def fw_run(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    firewall.apply(plan)
-    audit_event("firewall.apply", "platform", "allowed", bridge=plan.bridge)
-    typer.echo(f"firewall: rules for {plan.bridge} installed", err=True)
-    next_check = time.monotonic() + check_every
-    try:
-        while not stopping:
-            time.sleep(0.2)  # short, so that a stop signal is honoured at once
-            if time.monotonic() < next_check:
-                continue
-            next_check = time.monotonic() + check_every
-            if not firewall.is_installed(plan):
-                firewall.apply(plan)
-                audit_event("firewall.repair", "platform", "allowed", bridge=plan.bridge)
-                typer.echo("firewall: rules were missing or altered; reinstalled", err=True)
-    finally:
-        firewall.remove(plan)
-        audit_event("firewall.remove", "platform", "allowed", bridge=plan.bridge)
-        typer.echo(f"firewall: rules for {plan.bridge} removed", err=True)
+    firewall.supervise(
+        settings,
+        host_ports=host_port or (),
+        check_every=check_every,
+        stopping=lambda: stopping,
+        say=lambda line: typer.echo(line, err=True),
+        audit=lambda action: audit_event(
+            action, "platform", "allowed", bridge=settings.sandbox_bridge
+        ),
+    )
 
 
 @app.command("publish-views")
@@ -117,22 +91,18 @@ def publish_views_cmd(
     scenario: Annotated[list[str] | None, typer.Option(help="Only these scenarios.")] = None,
 ) -> None:
     """Copy each scenario's train split (never the holdout) into its view volume."""
-    import docker  # noqa: PLC0415 - only this command needs the Docker SDK
+    from shuyu.sandbox.volumes import publish_views  # noqa: PLC0415 - needs the Docker SDK
 
-    from shuyu.sandbox.volumes import publish_views  # noqa: PLC0415
-
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise ShuyuError(f"cannot reach the Docker engine: {exc}") from None
-    for view in publish_views(views, PlatformSettings.from_env(), client, scenario):
+    for view in publish_views(views, PlatformSettings.from_env(), scenario):
         typer.echo(f"{view.scenario}: {view.train_rows} rows -> volume {view.volume}")
 
 
 @app.command("grant")
 def grant_cmd(
     username: str,
+    scenario: Annotated[
+        str | None, typer.Option(help="The scenario to open (needed when several are valid).")
+    ] = None,
     policies: Annotated[Path | None, typer.Option(help="Policy directory.")] = None,
     on: Annotated[
         str | None, typer.Option(help="Date to check (YYYY-MM-DD); default today.")
@@ -142,11 +112,11 @@ def grant_cmd(
     day = dt.date.fromisoformat(on) if on else dt.date.today()
     settings = PlatformSettings.from_env()
     try:
-        grant = grant_sandbox(load_policies(policies), settings, username, day)
+        grant = grant_sandbox(load_policies(policies), settings, username, day, scenario)
     except NotAuthorised as refusal:
         typer.echo(refusal.zh)
         typer.echo(refusal.en)
         raise typer.Exit(1) from None
-    typer.echo(f"{username} ({grant.partner_id}): " + ", ".join(s.id for s in grant.scenarios))
+    typer.echo(f"{username} ({grant.partner_id}): {grant.scenario.id}")
     for mount in grant.mounts:
         typer.echo(f"  {mount.volume} -> {mount.target} ({'ro' if mount.read_only else 'rw'})")

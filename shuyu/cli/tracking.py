@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import configparser
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,17 +11,11 @@ import typer
 
 from shuyu.errors import ShuyuError
 from shuyu.policy import load_policies
-from shuyu.tracking.accounts import ADMIN_USERNAME, MlflowAccounts
+from shuyu.secrets import MLFLOW_ADMIN_PASSWORD, MLFLOW_GATE_PASSWORD, read_secret
+from shuyu.settings import MlflowServerSettings
+from shuyu.tracking.admin_client import ADMIN_USERNAME, MlflowAccounts
 from shuyu.tracking.bootstrap import bootstrap as run_bootstrap
-from shuyu.tracking.serve import (
-    ADMIN_PASSWORD_FILE,
-    DEFAULT_STATE_DIR,
-    GATE_PASSWORD_FILE,
-    ServeOptions,
-    read_secret,
-    secrets_dir,
-    serve,
-)
+from shuyu.tracking.serve import DEFAULT_STATE_DIR, ServeOptions, secrets_dir, serve
 
 app = typer.Typer(help="MLflow tracking server with the registry gate.", no_args_is_help=True)
 
@@ -92,7 +85,7 @@ def _admin_password_from_ini(ini: Path) -> str:
 @app.command("bootstrap")
 def bootstrap_command(
     url: Annotated[
-        str, typer.Option(help="MLflow server (default: $SHUYU_MLFLOW_URL or local port 5000).")
+        str, typer.Option(help="MLflow server (default: $SHUYU_MLFLOW_BOOTSTRAP_URL).")
     ] = "",
     policies: Annotated[
         Path | None, typer.Option(help="Policy directory (default: $SHUYU_POLICIES).")
@@ -108,14 +101,14 @@ def bootstrap_command(
     options = ServeOptions(state_dir=state_dir)
     secrets = secrets_dir()
     try:
-        admin_password = read_secret(secrets / ADMIN_PASSWORD_FILE)
+        admin_password = read_secret(secrets / MLFLOW_ADMIN_PASSWORD)
     except ShuyuError:
         # run as the service user (`compose exec`), the mounted secrets are not readable
         admin_password = _admin_password_from_ini(options.auth_ini)
         if not admin_password:
             raise
-    gate_password = _first_secret(secrets / GATE_PASSWORD_FILE, options.gate_password_copy)
-    target = url or os.environ.get("SHUYU_MLFLOW_URL", "") or "http://127.0.0.1:5000"
+    gate_password = _first_secret(secrets / MLFLOW_GATE_PASSWORD, options.gate_password_copy)
+    target = url or MlflowServerSettings.from_env().mlflow_bootstrap_url
     loaded = load_policies(policies)
     with MlflowAccounts(target, ADMIN_USERNAME, admin_password) as accounts:
         accounts.wait_until_up(wait)

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shuyu import docker_engine
 from shuyu.errors import ShuyuError
-from shuyu.images import engine
 from shuyu.images.cache import cache_root, digest
+from shuyu.images.commands import run
+from shuyu.settings import HostSettings
 
 SUITE = "bookworm"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 HASH_LABEL = "org.shuyu.base-hash"
 LOCALES = ("zh_CN.UTF-8 UTF-8", "en_US.UTF-8 UTF-8")
 PYTHON_PACKAGES = (
@@ -80,13 +81,13 @@ def rootfs_tarball(spec: BaseSpec, say: Callable[[str], None]) -> Path:
         )
     if os.geteuid() != 0:
         raise ShuyuError("debootstrap needs root: run `shuyu images build` as root")
-    mirror = os.environ.get("SHUYU_DEBIAN_MIRROR", DEFAULT_MIRROR)
+    mirror = HostSettings.from_env().debian_mirror
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="rootfs.", dir=target.parent))
     try:
         rootfs = work / "rootfs"
         say(f"{spec.image}: debootstrap {SUITE} from {mirror} …")
-        engine.run(
+        run(
             [
                 "debootstrap",
                 "--variant=minbase",
@@ -100,7 +101,7 @@ def rootfs_tarball(spec: BaseSpec, say: Callable[[str], None]) -> Path:
         )
         _configure(rootfs)
         tmp = work / "rootfs.tar"
-        engine.run(
+        run(
             ["tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(tmp), "."],
             what="tar rootfs",
         )
@@ -114,7 +115,7 @@ def rootfs_tarball(spec: BaseSpec, say: Callable[[str], None]) -> Path:
 def _configure(rootfs: Path) -> None:
     """Locales, and nothing left that an image does not need (apt caches, logs)."""
     (rootfs / "etc/locale.gen").write_text("\n".join(LOCALES) + "\n", encoding="utf-8")
-    engine.run(["chroot", str(rootfs), "locale-gen"], what="locale-gen")
+    run(["chroot", str(rootfs), "locale-gen"], what="locale-gen")
     for leftover in ("var/cache/apt/archives", "var/lib/apt/lists", "var/log", "tmp"):
         path = rootfs / leftover
         for child in path.glob("*"):
@@ -133,20 +134,11 @@ def build_base(spec: BaseSpec, say: Callable[[str], None]) -> bool:
     """Import `spec` as an image unless the engine already has this exact content;
     True when it was imported."""
     wanted = spec.content_hash()
-    if engine.image_label(spec.image, HASH_LABEL) == wanted:
+    if docker_engine.image_label(spec.image, HASH_LABEL) == wanted:
         say(f"{spec.image}: up to date ({wanted[:12]})")
         return False
     tarball = rootfs_tarball(spec, say)
     changes = [*IMAGE_CHANGES, f"LABEL {HASH_LABEL}={wanted}"]
-    engine.run(
-        [
-            "docker",
-            "import",
-            *[arg for change in changes for arg in ("--change", change)],
-            str(tarball),
-            spec.image,
-        ],
-        what=f"docker import {spec.image}",
-    )
+    docker_engine.import_rootfs(tarball, spec.image, changes)
     say(f"{spec.image}: imported ({wanted[:12]})")
     return True

@@ -1,10 +1,10 @@
-"""`shuyu images build`: base, then notebook, hub and mlflow, each only when its inputs
-changed.
+"""`shuyu images build`: base, the shared builder stage, then every application image,
+each only when its inputs changed.
 
 An image is tagged `<hash12>` — the hash of its Dockerfile, requirements, files,
-wheelhouse (names and contents), the shuyu wheel's contents and the base image id — and
-`:local` points at it. A build whose hash tag exists is a re-tag, taking seconds. Every
-build runs with `--network none`, the way an air-gapped site builds.
+wheelhouse (names and contents), the shuyu wheel's contents, the base and builder image
+ids — and `:local` points at it. A build whose hash tag exists is a re-tag, taking
+seconds. Every build runs with `--network none`, the way an air-gapped site builds.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from shuyu import docker_engine
 from shuyu.errors import InputError, ShuyuError
 from shuyu.fsutil import file_sha256
-from shuyu.images import engine
-from shuyu.images.base import BASE, BASE_HUB, build_base
+from shuyu.images.base import BASE, BASE_HUB, BaseSpec, build_base
 from shuyu.images.cache import cache_root, digest
 from shuyu.images.proxy import proxy_prefix
 from shuyu.images.wheelhouse import shuyu_wheel, wheel_content_digest, wheelhouse
@@ -30,7 +30,27 @@ Say = Callable[[str], None]
 REPO = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO / "images"
 HASH_LABEL = "org.shuyu.image-hash"
-APP_IMAGES = ("notebook", "hub", "mlflow")
+BUILDER = "builder"
+
+
+@dataclass(frozen=True)
+class AppImage:
+    """An application image: its folder under images/, shuyu's extra, its final base."""
+
+    name: str
+    extra: str
+    base: BaseSpec
+
+
+APPS = {
+    app.name: app
+    for app in (
+        AppImage("notebook", "train", BASE),
+        AppImage("hub", "hub", BASE_HUB),
+        AppImage("mlflow", "tracking-server", BASE),
+    )
+}
+APP_IMAGES = tuple(APPS)
 TARGETS = ("base", *APP_IMAGES)
 
 
@@ -53,10 +73,10 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _context(name: str, context: Path, wheels: Path, shuyu_whl: Path, say: Say) -> None:
+def _context(app: AppImage, context: Path, wheels: Path, shuyu_whl: Path, say: Say) -> None:
     """The build context: Dockerfile, requirements, rootfs/ overlay, wheels/, shuyu-wheel/
     and, for the hub, the proxy and the hub config."""
-    source = IMAGES_DIR / name
+    source = IMAGES_DIR / app.name
     shutil.copy2(source / "Dockerfile", context / "Dockerfile")
     shutil.copy2(source / "requirements.txt", context / "requirements.txt")
     rootfs = context / "rootfs"
@@ -70,17 +90,16 @@ def _context(name: str, context: Path, wheels: Path, shuyu_whl: Path, say: Say) 
     # holding the third-party packages cached
     (context / "shuyu-wheel").mkdir()
     _link_or_copy(shuyu_whl, context / "shuyu-wheel" / shuyu_whl.name)
-    if name == "hub":
+    if app.name == "hub":
         shutil.copytree(proxy_prefix(say), context / "chp", symlinks=True)
         shutil.copy2(REPO / "hub" / "jupyterhub_config.py", context / "jupyterhub_config.py")
 
 
-def _content_hash(context: Path, shuyu_whl: Path, base_id: str) -> str:
-    own = context / "shuyu-wheel" / shuyu_whl.name
+def _content_hash(context: Path, own_wheel: Path | None, upstream: Sequence[str]) -> str:
     parts = [
         (str(p.relative_to(context)), file_sha256(p).encode())
         for p in sorted(context.rglob("*"))
-        if p.is_file() and p != own
+        if p.is_file() and p != own_wheel
     ]
     # symlinks (the npm .bin entries) are part of what the image contains
     parts += [
@@ -88,53 +107,87 @@ def _content_hash(context: Path, shuyu_whl: Path, base_id: str) -> str:
         for p in sorted(context.rglob("*"))
         if p.is_symlink()
     ]
-    parts += [("shuyu-wheel", wheel_content_digest(shuyu_whl).encode()), ("base", base_id.encode())]
+    if own_wheel is not None:
+        parts.append(("shuyu-wheel", wheel_content_digest(own_wheel).encode()))
+    parts += [(f"upstream-{i}", image.encode()) for i, image in enumerate(upstream)]
     return digest(parts)
 
 
-def build_app_image(name: str, base_image: str, shuyu_whl: Path, say: Say) -> BuildResult:
-    started = time.monotonic()
-    base_id = engine.image_id(base_image)
-    if base_id is None:
+def _build_or_retag(
+    name: str,
+    context: Path,
+    content: str,
+    *,
+    buildargs: dict[str, str],
+    say: Say,
+    started: float,
+) -> BuildResult:
+    image = f"{repository(name)}:{content[:12]}"
+    if docker_engine.image_label(image, HASH_LABEL) == content:
+        docker_engine.tag(image, f"{repository(name)}:local")
+        say(f"{image}: up to date")
+        return BuildResult(name, image, True, time.monotonic() - started)
+    log = cache_root() / "logs" / f"{name}-{content[:12]}.log"
+    say(f"{image}: docker build --network none (log: {log}) …")
+    docker_engine.build(
+        context, tag=image, buildargs=buildargs, labels={HASH_LABEL: content}, log=log
+    )
+    docker_engine.tag(image, f"{repository(name)}:local")
+    say(f"{image}: built, tagged {repository(name)}:local")
+    docker_engine.untag_others(repository(name), keep={content[:12], "local"})
+    return BuildResult(name, image, False, time.monotonic() - started)
+
+
+def _image_id_of(image: str, what: str) -> str:
+    found = docker_engine.image_id(image)
+    if found is None:
         raise ShuyuError(
-            f"base image {base_image} not found: build it (`shuyu images build --only base`) "
+            f"{what} image {image} not found: build it (`shuyu images build --only base`) "
             "or load it from your registry"
         )
-    wheels = wheelhouse(IMAGES_DIR / name / "requirements.txt", say)
+    return found
+
+
+def build_builder(base_image: str, say: Say) -> BuildResult:
+    """The shared build stage (images/builder): ONBUILD steps every image runs."""
+    started = time.monotonic()
+    base_id = _image_id_of(base_image, "base")
     cache_root().mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"context-{name}.", dir=cache_root()) as tmp:
+    with tempfile.TemporaryDirectory(prefix="context-builder.", dir=cache_root()) as tmp:
         context = Path(tmp)
-        _context(name, context, wheels, shuyu_whl, say)
-        content = _content_hash(context, shuyu_whl, base_id)
-        image = f"{repository(name)}:{content[:12]}"
-        if engine.image_label(image, HASH_LABEL) == content:
-            engine.tag(image, f"{repository(name)}:local")
-            say(f"{image}: up to date")
-            return BuildResult(name, image, True, time.monotonic() - started)
-        log = cache_root() / "logs" / f"{name}-{content[:12]}.log"
-        say(f"{image}: docker build --network none (log: {log}) …")
-        engine.run(
-            [
-                "docker",
-                "build",
-                "--network",
-                "none",
-                "--force-rm",
-                "--build-arg",
-                f"BASE_IMAGE={base_image}",
-                "--label",
-                f"{HASH_LABEL}={content}",
-                "--tag",
-                image,
-                str(context),
-            ],
-            what=f"docker build {image}",
-            log=log,
+        shutil.copy2(IMAGES_DIR / BUILDER / "Dockerfile", context / "Dockerfile")
+        content = _content_hash(context, None, [base_id])
+        return _build_or_retag(
+            BUILDER,
+            context,
+            content,
+            buildargs={"BASE_IMAGE": base_image},
+            say=say,
+            started=started,
         )
-    engine.tag(image, f"{repository(name)}:local")
-    say(f"{image}: built, tagged {repository(name)}:local")
-    engine.untag_others(repository(name), keep={content[:12], "local"})
-    return BuildResult(name, image, False, time.monotonic() - started)
+
+
+def build_app_image(
+    app: AppImage, base_image: str, builder_image: str, shuyu_whl: Path, say: Say
+) -> BuildResult:
+    started = time.monotonic()
+    base_id = _image_id_of(base_image, "base")
+    builder_id = _image_id_of(builder_image, "builder")
+    wheels = wheelhouse(IMAGES_DIR / app.name / "requirements.txt", say)
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"context-{app.name}.", dir=cache_root()) as tmp:
+        context = Path(tmp)
+        _context(app, context, wheels, shuyu_whl, say)
+        own = context / "shuyu-wheel" / shuyu_whl.name
+        content = _content_hash(context, own, [base_id, builder_id, app.extra])
+        buildargs = {
+            "BASE_IMAGE": base_image,
+            "BUILDER_IMAGE": builder_image,
+            "SHUYU_EXTRA": app.extra,
+        }
+        return _build_or_retag(
+            app.name, context, content, buildargs=buildargs, say=say, started=started
+        )
 
 
 def build(
@@ -151,26 +204,27 @@ def build(
             "--only", "unknown image", value=unknown[0], hint=f"choose from {', '.join(TARGETS)}"
         )
     wanted = [t for t in TARGETS if not only or t in only]
-    # the legacy builder is what an engine without buildx has; BuildKit would need it
-    os.environ.setdefault("DOCKER_BUILDKIT", "0")
     results: list[BuildResult] = []
-    if base_image is None and ("base" in wanted or set(wanted) & set(APP_IMAGES)):
+    apps = [APPS[t] for t in wanted if t in APPS]
+    if base_image is None and ("base" in wanted or apps):
         started = time.monotonic()
-        specs = [BASE, *([BASE_HUB] if "hub" in wanted or "base" in wanted else [])]
+        hub_base = "base" in wanted or any(a.base == BASE_HUB for a in apps)
+        specs = [BASE, *([BASE_HUB] if hub_base else [])]
         # two debootstraps wait on the mirror more than on the machine: run them together
         with ThreadPoolExecutor(max_workers=len(specs)) as pool:
             imported = list(pool.map(lambda spec: build_base(spec, say), specs))
         results.append(
             BuildResult("base", BASE.image, not any(imported), time.monotonic() - started)
         )
-    apps = [t for t in wanted if t in APP_IMAGES]
     if not apps:
         return results
+    builder = build_builder(base_image or BASE.image, say)
+    results.append(builder)
     with tempfile.TemporaryDirectory(prefix="shuyu-wheel.") as tmp:
         shuyu_whl = shuyu_wheel(REPO, Path(tmp))
-        for name in apps:
-            base = base_image or (BASE_HUB.image if name == "hub" else BASE.image)
-            results.append(build_app_image(name, base, shuyu_whl, say))
+        for app in apps:
+            base = base_image or app.base.image
+            results.append(build_app_image(app, base, builder.image, shuyu_whl, say))
     return results
 
 
@@ -185,8 +239,14 @@ class ImageStatus:
 
 def status() -> list[ImageStatus]:
     rows: list[ImageStatus] = []
-    for image in (BASE.image, BASE_HUB.image, *(f"{repository(n)}:local" for n in APP_IMAGES)):
-        found = engine.inspect_image(image)
+    images = (
+        BASE.image,
+        BASE_HUB.image,
+        f"{repository(BUILDER)}:local",
+        *(f"{repository(n)}:local" for n in APP_IMAGES),
+    )
+    for image in images:
+        found = docker_engine.inspect_image(image)
         size = found.get("Size") if found else None
         rows.append(
             ImageStatus(

@@ -12,12 +12,14 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from shuyu.settings import HostSettings
+
 
 def cache_root() -> Path:
     """$SHUYU_CACHE, else ~/.cache/shuyu (XDG_CACHE_HOME respected)."""
-    env = os.environ.get("SHUYU_CACHE")
-    if env:
-        return Path(env)
+    configured = HostSettings.from_env().cache
+    if configured:
+        return configured
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "shuyu"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from shuyu.errors import ShuyuError
 from shuyu.fsutil import staged_directory
-from shuyu.images import engine
 from shuyu.images.cache import cache_root, digest
+from shuyu.images.commands import run
 
 CHP_VERSION = "5.1.0"
 """5.2 and later need Node 20; bookworm ships Node 18."""
@@ -33,7 +33,7 @@ def proxy_prefix(say: Callable[[str], None]) -> Path:
         )
     say(f"configurable-http-proxy {CHP_VERSION}: npm install …")
     with staged_directory(target) as staging:
-        engine.run(
+        run(
             [
                 "npm",
                 "install",

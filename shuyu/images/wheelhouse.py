@@ -19,8 +19,8 @@ from pathlib import Path
 
 from shuyu.errors import InputError, ShuyuError
 from shuyu.fsutil import staged_directory
-from shuyu.images import engine
 from shuyu.images.cache import cache_root, digest
+from shuyu.images.commands import run
 
 PYTHON_VERSION = "3.11.2"
 """Debian bookworm's python3: wheels needing a newer 3.11 are refused at download time."""
@@ -86,7 +86,7 @@ def wheelhouse(requirements: Path, say: Callable[[str], None]) -> Path:
     pip = [sys.executable, "-m", "pip"]
     with staged_directory(target) as staging:
         for pin in sdists:
-            engine.run(
+            run(
                 [*pip, "wheel", "--no-deps", "--no-binary=:all:", "-w", str(staging), pin],
                 what=f"pip wheel {pin}",
             )
@@ -95,7 +95,7 @@ def wheelhouse(requirements: Path, say: Callable[[str], None]) -> Path:
             pins.flush()
             # --no-deps: the file is the complete lock; an incomplete one fails at the
             # offline install, not by a silent extra download
-            engine.run(
+            run(
                 [
                     *pip,
                     "download",

@@ -10,7 +10,7 @@ from pathlib import Path
 from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_text
 from shuyu.platform.layout import Layout
-from shuyu.sandbox.settings import PlatformSettings
+from shuyu.settings import PlatformSettings
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
@@ -38,6 +38,7 @@ def write_env_file(
     settings: PlatformSettings,
     *,
     http_port: int,
+    https_port: int,
     http_bind: str,
     policies_dir: Path,
 ) -> Path:
@@ -49,7 +50,9 @@ def write_env_file(
             "SHUYU_HUB_IP": settings.hub_ip,
             "SHUYU_MLFLOW_IP": settings.mlflow_ip,
             "SHUYU_BRIDGE": settings.sandbox_bridge,
+            "SHUYU_SANDBOX_RANGE": settings.sandbox_range,
             "SHUYU_HTTP_PORT": str(http_port),
+            "SHUYU_HTTPS_PORT": str(https_port),
             "SHUYU_HTTP_BIND": http_bind,
             "SHUYU_HOST_SECRETS_DIR": str(layout.secrets),
             "SHUYU_POLICIES_DIR": str(policies_dir.resolve()),
@@ -63,7 +66,12 @@ def write_env_file(
 
 
 def compose(
-    layout: Layout, settings: PlatformSettings, args: Sequence[str], *, capture: bool = False
+    layout: Layout,
+    settings: PlatformSettings,
+    args: Sequence[str],
+    *,
+    capture: bool = False,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     cmd = [
         *compose_command(),
@@ -75,7 +83,7 @@ def compose(
         str(layout.env_file),
         *args,
     ]
-    done = subprocess.run(cmd, capture_output=capture, text=True, check=False)
+    done = subprocess.run(cmd, capture_output=capture, text=True, check=False, input=stdin)
     if done.returncode != 0:
         detail = (done.stderr or "").strip().splitlines()[-3:] if capture else []
         raise ShuyuError(

@@ -2,9 +2,11 @@
 
 var/                      $SHUYU_VAR (default: ./var of the checkout)
   shuyu.env               compose --env-file: every SHUYU_* setting
+  ca.crt                  the local CA: trust it to trust the hub's HTTPS
   secrets/                0700; files 0600
     masking.key           host only: masking runs on the host, never in a container
-    hub/                  mounted into the hub only
+    ca.key                host only: signs the hub's certificate
+    hub/                  mounted into the hub only (MLflow admin copy, tls.crt, tls.key)
     mlflow/               mounted into MLflow only
     demo-accounts.txt     the demo accounts' passwords
   data/raw, data/masked, data/views
@@ -12,12 +14,12 @@ var/                      $SHUYU_VAR (default: ./var of the checkout)
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from shuyu.fsutil import atomic_write_text
+from shuyu.platform.tls import TlsFiles
+from shuyu.secrets import MASKING_KEY
+from shuyu.settings import HostSettings
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,8 @@ class Layout:
 
     @classmethod
     def default(cls) -> Layout:
-        env = os.environ.get("SHUYU_VAR")
-        return cls(Path(env) if env else Path(__file__).resolve().parents[2] / "var")
+        var = HostSettings.from_env().var
+        return cls(var if var else Path(__file__).resolve().parents[2] / "var")
 
     @property
     def env_file(self) -> Path:
@@ -39,7 +41,7 @@ class Layout:
 
     @property
     def masking_key(self) -> Path:
-        return self.secrets / "masking.key"
+        return HostSettings.from_env().masking_key_file or self.secrets / MASKING_KEY
 
     @property
     def hub_secrets(self) -> Path:
@@ -48,6 +50,24 @@ class Layout:
     @property
     def mlflow_secrets(self) -> Path:
         return self.secrets / "mlflow"
+
+    @property
+    def tls(self) -> TlsFiles:
+        return TlsFiles(
+            ca_cert=self.root / "ca.crt",
+            ca_key=self.secrets / "ca.key",
+            cert=self.hub_secrets / "tls.crt",
+            key=self.hub_secrets / "tls.key",
+        )
+
+    @property
+    def state(self) -> Path:
+        """The services' shared state folder (bind-mounted at /srv/shuyu-state)."""
+        return self.root / "state"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.state / 'shuyu.sqlite'}"
 
     @property
     def demo_accounts(self) -> Path:
@@ -69,18 +89,3 @@ class Layout:
     @property
     def views(self) -> Path:
         return self.data / "views"
-
-    def secret_dir(self, path: Path) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(0o700)
-        return path
-
-
-def ensure_secret(path: Path, *, nbytes: int = 24) -> str:
-    """A random secret at `path` (mode 0600), created once and never overwritten."""
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(nbytes)
-    atomic_write_text(path, value + "\n", mode=0o600)
-    return value

@@ -8,7 +8,6 @@ have reviewers.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +26,7 @@ from shuyu.policy.models import (
     Policies,
     ReviewChainPolicy,
     Role,
+    SandboxPolicy,
     Scenario,
     SelfCheckThresholds,
 )
@@ -34,14 +34,14 @@ from shuyu.policy.models import (
 M = TypeVar("M", bound=BaseModel)
 Identified = TypeVar("Identified", Dataset, Scenario)
 
-DEFAULT_POLICIES_ENV = "SHUYU_POLICIES"
-
 
 def default_policies_dir() -> Path:
     """`$SHUYU_POLICIES`, else `policies/` of the source tree, else the installed copy."""
-    env = os.environ.get(DEFAULT_POLICIES_ENV)
-    if env:
-        return Path(env)
+    from shuyu.settings import HostSettings  # noqa: PLC0415 - settings import policy models
+
+    configured = HostSettings.from_env().policies
+    if configured:
+        return configured
     here = Path(__file__).resolve()
     for candidate in (here.parents[2] / "policies", Path("/etc/shuyu/policies")):
         if candidate.is_dir():
@@ -70,6 +70,7 @@ def load_policies(directory: Path | None = None) -> Policies:
     masking = _load_one(root / "masking.yaml", MaskingPolicy, problems)
     selfcheck = _load_one(root / "selfcheck.yaml", SelfCheckThresholds, problems)
     chain = _load_one(root / "review_chain.yaml", ReviewChainPolicy, problems)
+    sandbox = _load_one(root / "sandbox.yaml", SandboxPolicy, problems)
 
     if partners_file is not None:
         problems += _check_accounts(root / "partners.yaml", partners_file)
@@ -90,7 +91,14 @@ def load_policies(directory: Path | None = None) -> Policies:
 
     problems += _check_unique_ids(catalogue, "dataset")
     problems += _check_unique_ids(scenarios, "scenario")
-    if problems or partners_file is None or masking is None or selfcheck is None or chain is None:
+    if (
+        problems
+        or partners_file is None
+        or masking is None
+        or selfcheck is None
+        or chain is None
+        or sandbox is None
+    ):
         raise ProblemsError(problems)
     return Policies(
         catalogue={d.id: d for d in catalogue.values()},
@@ -100,6 +108,7 @@ def load_policies(directory: Path | None = None) -> Policies:
         masking=masking,
         selfcheck=selfcheck,
         review_chain=chain,
+        sandbox=sandbox,
     )
 
 

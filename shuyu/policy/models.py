@@ -198,6 +198,10 @@ class DPBudget(Strict):
 
     epsilon: float = Field(gt=0, le=20)
     delta: float = Field(gt=0, lt=1e-2)
+    accept_claimed: bool | None = None
+    """Whether an ε claimed by the partner's own training code may pass the self-check
+    (the empirical audit still runs). Unset: yes, unless the scenario's rows are about
+    people (health and medical insurance), where only certified training passes."""
 
 
 class MembershipInferenceLimits(Strict):
@@ -313,6 +317,12 @@ class Scenario(Strict):
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
 
+    @property
+    def accepts_claimed_dp(self) -> bool:
+        if self.dp.accept_claimed is not None:
+            return self.dp.accept_claimed
+        return self.entity is not EntityKind.person
+
 
 def _add_years(day: dt.date, years: int) -> dt.date:
     try:
@@ -340,6 +350,98 @@ class SelfCheckThresholds(Strict):
     forbidden_notebook_modules: list[str] = Field(min_length=1)
     forbidden_notebook_calls: list[str] = Field(min_length=1)
     membership_inference: MembershipInferenceLimits
+    scan_max_file_bytes: int = Field(default=64 << 20, ge=1024)
+    """Files larger than this are not read whole by the scans: they fail the check."""
+    archive_max_members: int = Field(default=2000, ge=1)
+    archive_max_bytes: int = Field(default=256 << 20, ge=1024)
+    """An archive among the artifacts is unpacked (in memory) up to these limits; beyond
+    them it fails rather than be skipped."""
+    model_max_bytes: int = Field(default=200 << 20, ge=1024)
+    onnx_domains: list[str] = Field(default=["", "ai.onnx", "ai.onnx.ml"])
+    """Operator domains a model may use: the standard opsets only, no custom operators."""
+    attack_reference_models: int = Field(default=8, ge=2, le=64)
+    """Reference models the calibrated membership attack trains on the holdout."""
+    attack_min_non_members: int = Field(default=1000, ge=100)
+    """Non-members the attack needs for TPR at 0.1 % FPR to rest on one in a thousand;
+    fewer: that figure is reported as not estimable (a warning)."""
+    attack_confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    """Confidence of the intervals behind the empirical ε lower bound."""
+
+
+class SandboxPolicy(Strict):
+    """What a partner's sandbox may send to the browser and keep, beyond the firewall and
+    the mounts: what a person sees on screen is unavoidable, bulk export is not."""
+
+    text_max_bytes: int = Field(default=1 << 20, ge=1024)
+    """Largest text file (code, CSV, JSON) the contents API hands to the editor."""
+
+    notebook_max_bytes: int = Field(default=16 << 20, ge=1024)
+    """Largest notebook the contents API opens."""
+
+    upload_max_bytes: int = Field(default=2 << 20, ge=1024)
+    """Largest file (code or notebook) a partner may upload through JupyterLab; anything
+    larger, and any data file, comes in through the import airlock."""
+
+    data_suffixes: list[str] = Field(
+        default=[
+            ".parquet",
+            ".arrow",
+            ".feather",
+            ".ipc",
+            ".orc",
+            ".avro",
+            ".sqlite",
+            ".sqlite3",
+            ".db",
+            ".duckdb",
+            ".npy",
+            ".npz",
+            ".pkl",
+            ".pickle",
+            ".joblib",
+            ".h5",
+            ".hdf5",
+            ".xlsx",
+            ".xls",
+            ".dta",
+            ".sav",
+            ".zip",
+            ".tar",
+            ".gz",
+            ".tgz",
+            ".bz2",
+            ".xz",
+            ".zst",
+            ".7z",
+            ".rar",
+        ],
+        min_length=1,
+    )
+    """File types never served to the browser nor accepted by upload (data formats and
+    archives), whatever their size."""
+
+    egress_bytes_per_hour: int = Field(default=32 << 20, ge=1 << 20)
+    """Bytes a sandbox may send to the browser (API bodies, kernel and terminal output)
+    in any rolling hour; over it the session is cut, audited and a case opened."""
+
+    workspace_quota_bytes: int = Field(default=5 << 30, ge=1 << 20)
+    """Disk a (user, scenario) workspace may use."""
+
+    max_server_age_seconds: int = Field(default=12 * 3600, ge=600)
+    """A sandbox is stopped this long after it started, however active."""
+
+    mlflow_artifact_max_bytes: int = Field(default=512 << 20, ge=1 << 20)
+    """Largest single artifact a partner may upload to MLflow."""
+
+    mlflow_experiment_quota_bytes: int = Field(default=5 << 30, ge=1 << 20)
+    """Artifact storage one experiment may use."""
+
+    @model_validator(mode="after")
+    def _suffixes_are_suffixes(self) -> SandboxPolicy:
+        bad = [s for s in self.data_suffixes if not s.startswith(".") or s != s.lower()]
+        if bad:
+            raise ValueError(f"data_suffixes must be lower-case and start with '.': {bad}")
+        return self
 
 
 class ReviewChainPolicy(Strict):
@@ -357,6 +459,7 @@ class Policies(Strict):
     masking: MaskingPolicy
     selfcheck: SelfCheckThresholds
     review_chain: ReviewChainPolicy
+    sandbox: SandboxPolicy
 
     def dataset(self, dataset_id: str) -> Dataset:
         return self.catalogue[dataset_id]

@@ -6,7 +6,8 @@ tell them apart: the decision here looks at the handler class and the request. R
 - every request served by the /files handlers (FilesHandler, AuthenticatedFileHandler);
 - any contents request whose query asks for `download`;
 - the "nbconvert" resource (export, "download as"), whatever the handler.
-Everything else falls through to the parent authorizer. Each refusal is logged.
+Everything else falls through to the parent authorizer. Each refusal is logged and
+reported to the hub's audit log.
 
 `HubDownloadDenyingAuthorizer` is the one the notebook image uses under JupyterHub: after
 the download rules, the hub's own access-scope check (JupyterHubAuthorizer) still applies.
@@ -19,6 +20,8 @@ from typing import Any
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.base.handlers import AuthenticatedFileHandler
 from jupyter_server.files.handlers import FilesHandler
+
+from shuyu.sandbox.report import report_event
 
 DOWNLOAD_HANDLERS = (FilesHandler, AuthenticatedFileHandler)
 DENIED_RESOURCES = frozenset({"nbconvert"})
@@ -49,6 +52,13 @@ class DownloadDenyingAuthorizer(Authorizer):
                 resource,
                 action,
                 reason,
+            )
+            report_event(
+                "sandbox.download",
+                method=handler.request.method,
+                path=handler.request.path,
+                resource=resource,
+                reason=reason,
             )
             return False
         return self._parent_allows(handler, user, action, resource)

@@ -15,19 +15,29 @@ sandboxes cannot reach MLflow or the hub API either. The rules here:
 - IPv6: everything from or to the bridge rejected.
 
 Rules live in chains of their own, named after the bridge, installed atomically with
-`iptables-restore --noflush` and removed by `remove()`; the platform's firewall service
-applies them at start, re-checks them, and removes them when it stops.
+`iptables-restore --noflush`. The platform's firewall service (`supervise`) applies
+them at start, re-checks and repairs them, and records each verification in a status
+file; the spawner and the runners start nothing unless that record is fresh and names
+this plan. When the service stops it leaves a deny-all in the same chains — sandboxes
+may still be running, and they must not be left with an open network — so only an
+explicit `remove()` takes the chains away.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import shutil
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from shuyu.errors import ShuyuError
+from shuyu.fsutil import atomic_write_text
+from shuyu.settings import PlatformSettings
 
 LINK_LOCAL = "169.254.0.0/16"
 
@@ -126,13 +136,27 @@ class FirewallPlan:
             ("FORWARD", f"-o {self.bridge} -j {self.ipv6_chain}"),
         ]
 
-    def restore_payload(self) -> str:
+    def deny_all_rules(self) -> list[str]:
+        """What stays in both chains when the service stops: nothing passes, at once."""
+        return [
+            "-p tcp -j REJECT --reject-with tcp-reset",
+            "-j REJECT --reject-with icmp-admin-prohibited",
+        ]
+
+    def restore_payload(self, *, deny_all: bool = False) -> str:
         """`iptables-restore --noflush` input: declaring a chain flushes only that chain."""
+        inputs = self.deny_all_rules() if deny_all else self.input_rules()
+        forwards = self.deny_all_rules() if deny_all else self.forward_rules()
         lines = ["*filter", f":{self.input_chain} - [0:0]", f":{self.forward_chain} - [0:0]"]
-        lines += [f"-A {self.input_chain} {r}" for r in self.input_rules()]
-        lines += [f"-A {self.forward_chain} {r}" for r in self.forward_rules()]
+        lines += [f"-A {self.input_chain} {r}" for r in inputs]
+        lines += [f"-A {self.forward_chain} {r}" for r in forwards]
         lines.append("COMMIT")
         return "\n".join(lines) + "\n"
+
+    @property
+    def digest(self) -> str:
+        """Names this plan in the status file: a changed plan is not the verified one."""
+        return hashlib.sha256(self.restore_payload().encode()).hexdigest()[:16]
 
     def restore_payload_v6(self) -> str:
         lines = ["*filter", f":{self.ipv6_chain} - [0:0]"]
@@ -195,10 +219,32 @@ class Iptables:
         return done.stdout.splitlines() if done.returncode == 0 else []
 
 
-def apply(plan: FirewallPlan, v4: Iptables | None = None, v6: Iptables | None = None) -> None:
-    """Install or refresh the rules atomically per chain; idempotent."""
+def plan_for(settings: PlatformSettings, host_ports: Sequence[int] = ()) -> FirewallPlan:
+    """The plan for the platform these settings describe: sandboxes may reach the hub API
+    and MLflow, and the hub may reach sandboxes' single-user port."""
+    return FirewallPlan(
+        bridge=settings.sandbox_bridge,
+        subnet=settings.sandbox_subnet,
+        peers=(
+            Peer(settings.hub_ip, settings.hub_api_port),
+            Peer(settings.mlflow_ip, settings.mlflow_port),
+        ),
+        hub_ip=settings.hub_ip,
+        sandbox_port=settings.sandbox_port,
+        host_ports=tuple(host_ports),
+    )
+
+
+def apply(
+    plan: FirewallPlan,
+    v4: Iptables | None = None,
+    v6: Iptables | None = None,
+    *,
+    deny_all: bool = False,
+) -> None:
+    """Install or refresh the rules (or the deny-all) atomically per chain; idempotent."""
     v4 = v4 or Iptables("ip")
-    v4.restore(plan.restore_payload())
+    v4.restore(plan.restore_payload(deny_all=deny_all))
     for chain, rule in plan.jumps():
         if not v4.has_rule(chain, rule):
             v4.run(["-I", chain, "1", *rule.split()])
@@ -219,10 +265,20 @@ def remove(plan: FirewallPlan, v4: Iptables | None = None, v6: Iptables | None =
         _remove(v6, plan.jumps_v6(), [plan.ipv6_chain])
 
 
-def is_installed(plan: FirewallPlan, v4: Iptables | None = None) -> bool:
-    """True when the chains hold exactly the planned rules and every jump is in place."""
+def is_installed(plan: FirewallPlan, v4: Iptables | None = None, *, deny_all: bool = False) -> bool:
+    """True when the chains hold exactly the planned rules (or the deny-all) and every
+    jump is in place."""
     v4 = v4 or Iptables("ip")
-    expected = {plan.input_chain: plan.input_rules(), plan.forward_chain: plan.forward_rules()}
+    if deny_all:
+        expected = {
+            plan.input_chain: plan.deny_all_rules(),
+            plan.forward_chain: plan.deny_all_rules(),
+        }
+    else:
+        expected = {
+            plan.input_chain: plan.input_rules(),
+            plan.forward_chain: plan.forward_rules(),
+        }
     for chain, rules in expected.items():
         listed = [
             line.split(" ", 2)[2]
@@ -233,6 +289,92 @@ def is_installed(plan: FirewallPlan, v4: Iptables | None = None) -> bool:
         if listed != rules:
             return False
     return all(v4.has_rule(chain, rule) for chain, rule in plan.jumps())
+
+
+# ---------------------------------------------------------------- the service
+
+
+@dataclass(frozen=True)
+class FirewallStatus:
+    """What the firewall service last verified, as the spawner and the runners read it."""
+
+    bridge: str
+    plan: str  # FirewallPlan.digest of the verified plan; "" for the deny-all
+    state: str  # "enforcing" or "deny-all"
+    verified_at: float  # time.time() of the last verification
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+
+def status_path(settings: PlatformSettings) -> Path:
+    return settings.firewall_status_dir / f"{settings.sandbox_bridge}.json"
+
+
+def write_status(settings: PlatformSettings, status: FirewallStatus) -> None:
+    atomic_write_text(status_path(settings), status.to_json() + "\n", mode=0o644)
+
+
+def read_status(settings: PlatformSettings) -> FirewallStatus | None:
+    try:
+        data = json.loads(status_path(settings).read_text(encoding="utf-8"))
+        return FirewallStatus(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def firewall_ready(
+    settings: PlatformSettings, *, max_age: float, host_ports: Sequence[int] = ()
+) -> str | None:
+    """None when the firewall service verified this platform's plan within `max_age`
+    seconds; otherwise why not, for the refusal."""
+    status = read_status(settings)
+    if status is None:
+        return f"no firewall status at {status_path(settings)}"
+    if status.state != "enforcing":
+        return f"the firewall service left {status.state} (it is not running)"
+    if status.plan != plan_for(settings, host_ports).digest:
+        return "the installed rules are not this platform's plan"
+    age = time.time() - status.verified_at
+    if age > max_age:
+        return f"last verified {age:.0f}s ago (limit {max_age:.0f}s)"
+    return None
+
+
+def supervise(
+    settings: PlatformSettings,
+    *,
+    host_ports: Sequence[int] = (),
+    check_every: float = 5.0,
+    stopping: Callable[[], bool],
+    say: Callable[[str], None],
+    audit: Callable[[str], object],
+) -> None:
+    """Install the rules, keep them installed (repairing any change) and record each
+    verification; when `stopping()` turns true, leave the deny-all in place."""
+    plan = plan_for(settings, host_ports)
+    apply(plan)
+    audit("firewall.apply")
+    say(f"firewall: rules for {plan.bridge} installed")
+    next_check = 0.0
+    try:
+        while not stopping():
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + check_every
+                if not is_installed(plan):
+                    apply(plan)
+                    audit("firewall.repair")
+                    say("firewall: rules were missing or altered; reinstalled")
+                write_status(
+                    settings, FirewallStatus(plan.bridge, plan.digest, "enforcing", time.time())
+                )
+            time.sleep(0.2)  # short, so that a stop signal is honoured at once
+    finally:
+        # fail closed: sandboxes outlive this service; none may be left unfiltered
+        write_status(settings, FirewallStatus(plan.bridge, "", "deny-all", time.time()))
+        apply(plan, deny_all=True)
+        audit("firewall.deny-all")
+        say(f"firewall: stopped; deny-all left in place for {plan.bridge}")
 
 
 def _remove(tables: Iptables, jumps: list[tuple[str, str]], chains: list[str]) -> None:

@@ -13,21 +13,30 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from flask import Flask
 from starlette.concurrency import run_in_threadpool
 
-from shuyu.audit.events import LOGGER_NAME, audit_event
-from shuyu.tracking.accounts import GATE_USERNAME
+from shuyu.audit.events import audit_event, log_to_stderr
+from shuyu.policy import load_policies
+from shuyu.settings import MlflowServerSettings
+from shuyu.tracking.admin_client import GATE_USERNAME
 from shuyu.tracking.endpoints import READ_METHODS, Access, classify, graphql_access, route_of
-from shuyu.tracking.policy import Decision, Principal, decide
+from shuyu.tracking.guard import Decision, Principal, decide, decide_write
+from shuyu.tracking.write_rules import (
+    Limits,
+    Refusal,
+    TrackingState,
+    artifact_write_refusal,
+    logged_model_refusal,
+    mlflow_state,
+    run_update_refusal,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,7 +52,8 @@ _ADMIN_CACHE_SECONDS = 30.0
 _MESSAGES = {
     401: "需要登录 MLflow / authentication required",
     403: "无权执行此操作 / permission denied",
-    413: "请求体过大 / request body too large",
+    411: "需要给出上传大小 / Content-Length required",
+    413: "超出大小限制 / over the size limit",
 }
 
 
@@ -52,7 +62,7 @@ def create_app(app: Flask | None = None) -> Any:
     from mlflow.server import app as mlflow_app  # noqa: PLC0415 - server-only dependency
     from mlflow.server import auth as basic_auth  # noqa: PLC0415
 
-    _ensure_audit_handler()
+    log_to_stderr()
     served = basic_auth.create_app(app if app is not None else mlflow_app)
     if isinstance(served, Flask):
         # gunicorn / waitress serve Flask alone: FastAPI's native routes would be
@@ -63,17 +73,6 @@ def create_app(app: Flask | None = None) -> Any:
         )
     served.add_middleware(RegistryGuard)
     return served
-
-
-def _ensure_audit_handler() -> None:
-    """uvicorn's log config knows nothing of `shuyu.audit`: give it stderr if unset."""
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.setLevel(logging.INFO)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
 
 
 # ---------------------------------------------------------------- identity
@@ -179,10 +178,46 @@ def _claimed(header: str | None) -> str:
 
 
 class RegistryGuard:
-    """Pure ASGI middleware (bodies stream through untouched, except GraphQL's)."""
+    """Pure ASGI middleware (bodies stream through untouched, except GraphQL's and the
+    small body of a run update)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._state: TrackingState | None = None
+        self._limits: Limits | None = None
+
+    def _rules(self) -> tuple[TrackingState, Limits]:
+        if self._state is None or self._limits is None:
+            settings = MlflowServerSettings.from_env()
+            root = settings.mlflow_artifacts_destination
+            local = Path(root) if root and "://" not in root else None
+            self._state = mlflow_state(local)
+            policy = load_policies().sandbox
+            self._limits = Limits(
+                policy.mlflow_artifact_max_bytes, policy.mlflow_experiment_quota_bytes
+            )
+        return self._state, self._limits
+
+    async def _write_refusal(
+        self, method: str, path: str, scope: Scope, receive: Receive
+    ) -> tuple[Refusal | None, Receive]:
+        state, limits = self._rules()
+        length = _header(scope, b"content-length")
+        size = int(length) if length is not None and length.isdigit() else None
+        refusal = await run_in_threadpool(artifact_write_refusal, method, path, size, state, limits)
+        if refusal is None:
+            refusal = await run_in_threadpool(logged_model_refusal, method, path, state)
+        if refusal is None and route_of(path) == "/mlflow/runs/update":
+            body, receive = await _buffer(receive)
+            try:
+                parsed = json.loads(body or b"{}")
+            except ValueError:
+                parsed = {}
+            payload = parsed if isinstance(parsed, dict) else {}
+            refusal = await run_in_threadpool(
+                run_update_refusal, "/mlflow/runs/update", payload, state
+            )
+        return refusal, receive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -198,7 +233,8 @@ class RegistryGuard:
             if body is None:
                 await _refuse(send, 413)
                 return
-            access = graphql_access(_graphql_document(method, body, scope))
+            # MLflow runs the JSON body's document whatever the method: judge that one
+            access = graphql_access(graphql_document(body))
         if access is not Access.OPEN:
             principal = await run_in_threadpool(authenticate, header)
             decision = decide(access, principal)
@@ -206,6 +242,15 @@ class RegistryGuard:
             if not decision.allowed:
                 await _refuse(send, decision.status, decision.reason)
                 return
+        elif method not in READ_METHODS:
+            refusal, receive = await self._write_refusal(method, path, scope, receive)
+            if refusal is not None:
+                principal = await run_in_threadpool(authenticate, header)
+                decision = decide_write(refusal, principal)
+                _audit_guard(method, path, Access.OPEN, claimed, decision)
+                if not decision.allowed:
+                    await _refuse(send, decision.status, decision.reason)
+                    return
 
         status = 0
 
@@ -255,11 +300,9 @@ async def _buffer(receive: Receive) -> tuple[bytes | None, Receive]:
     return body, replay
 
 
-def _graphql_document(method: str, body: bytes, scope: Scope) -> str | None:
-    if method == "GET":
-        query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
-        values = query.get("query")
-        return values[0] if values else None
+def graphql_document(body: bytes) -> str | None:
+    """The document MLflow will execute: the `query` of the JSON body (MLflow's handler
+    reads the body for GET as for POST; the query string is never run)."""
     try:
         payload = json.loads(body or b"{}")
     except ValueError:

@@ -1,6 +1,8 @@
 """`shuyu mlflow bootstrap`: experiments, the registry gate and grants, from the policies.
 
-One experiment `shuyu/<scenario>/<partner>` per scenario and authorised partner. A
+One experiment `shuyu/<scenario>/<partner>` per scenario and authorised partner, and
+`shuyu/registry`, where the gate (EDIT) keeps the registered copies and no partner has
+any grant. A
 partner's users get EDIT on their own partner's experiments of scenarios valid today and
 nothing else; when an authorisation lapses their grant is revoked (the runs stay). The
 `registry-gate` account gets READ on every experiment (it must read a run to register
@@ -15,11 +17,8 @@ from dataclasses import dataclass, field
 
 from shuyu.audit.events import audit_event
 from shuyu.policy.models import Policies
-from shuyu.tracking.accounts import ADMIN_USERNAME, GATE_USERNAME, MlflowAccounts, Permission
-
-
-def experiment_name(scenario_id: str, partner_id: str) -> str:
-    return f"shuyu/{scenario_id}/{partner_id}"
+from shuyu.tracking.admin_client import ADMIN_USERNAME, GATE_USERNAME, MlflowAccounts, Permission
+from shuyu.tracking.experiments import REGISTRY_EXPERIMENT, experiment_name
 
 
 @dataclass
@@ -42,6 +41,10 @@ def bootstrap(
 ) -> BootstrapReport:
     report = BootstrapReport()
     report.gate_created = accounts.ensure_user(GATE_USERNAME, gate_password)
+    # the registry's immutable copies: written by the gate, granted to no partner
+    registry = accounts.ensure_experiment(REGISTRY_EXPERIMENT, tags={"shuyu.registry": "true"})
+    accounts.grant(GATE_USERNAME, registry, Permission.EDIT)
+    report.experiments[REGISTRY_EXPERIMENT] = registry
     for scenario in policies.scenarios.values():
         active = scenario.is_valid_on(today)
         for partner_id in scenario.partners:

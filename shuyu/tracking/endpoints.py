@@ -22,9 +22,20 @@ MLflow 3.17.2 route table so that a new route fails the tests until it is classi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionNode,
+    parse,
+)
 
 
 class Access(StrEnum):
@@ -158,16 +169,45 @@ def classify(method: str, path: str) -> Access:
     return Access.ADMIN
 
 
+def _top_level_fields(
+    selections: Iterable[SelectionNode], fragments: dict[str, FragmentDefinitionNode]
+) -> set[str] | None:
+    """The field names a selection set selects at its own level, through named and
+    inline fragments; None when it spreads a fragment the document does not define."""
+    names: set[str] = set()
+    pending = list(selections)
+    seen: set[str] = set()
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, FieldNode):
+            names.add(selection.name.value)  # the field, not its alias
+        elif isinstance(selection, InlineFragmentNode):
+            pending.extend(selection.selection_set.selections)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name not in fragments:
+                return None
+            if name not in seen:
+                seen.add(name)
+                pending.extend(fragments[name].selection_set.selections)
+    return names
+
+
 def graphql_access(document: str | None) -> Access:
     """Queries are open (MLflow's GraphQL middleware filters them per resource); a
-    mutation field that is not a known search is a registry write; a document that does
-    not parse is refused as an administrator-only request rather than guessed at."""
+    mutation selecting any field that is not a known search — directly or through a
+    fragment — is a registry write; a document that does not parse, or spreads a
+    fragment it does not define, is refused as an administrator-only request rather
+    than guessed at."""
     if not document:
         return Access.ADMIN
     try:
         parsed = parse(document)
     except GraphQLError:
         return Access.ADMIN
+    fragments = {
+        d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)
+    }
     access = Access.OPEN
     for definition in parsed.definitions:
         if not isinstance(definition, OperationDefinitionNode):
@@ -175,10 +215,9 @@ def graphql_access(document: str | None) -> Access:
         if definition.operation is OperationType.SUBSCRIPTION:
             return Access.ADMIN
         if definition.operation is OperationType.MUTATION:
-            fields = {
-                getattr(getattr(sel, "name", None), "value", "")
-                for sel in definition.selection_set.selections
-            }
+            fields = _top_level_fields(definition.selection_set.selections, fragments)
+            if fields is None:
+                return Access.ADMIN
             if not fields <= GRAPHQL_READ_MUTATIONS:
                 access = Access.REGISTRY
     return access

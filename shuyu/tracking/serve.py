@@ -18,37 +18,20 @@ from typing import NoReturn
 
 from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_text
-from shuyu.platform.layout import ensure_secret
-from shuyu.sandbox.settings import PlatformSettings
-from shuyu.tracking.accounts import ADMIN_USERNAME
+from shuyu.secrets import MLFLOW_ADMIN_PASSWORD, MLFLOW_GATE_PASSWORD, ensure_secret, read_secret
+from shuyu.settings import MlflowServerSettings, PlatformSettings
+from shuyu.tracking.admin_client import ADMIN_USERNAME
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = Path("/srv/mlflow")
 SERVICE_USER = "mlflow"
-ADMIN_PASSWORD_FILE = "admin_password"  # noqa: S105 - a file name
-GATE_PASSWORD_FILE = "gate_password"  # noqa: S105 - a file name
 APP_NAME = "shuyu-auth"
 
 
 def secrets_dir() -> Path:
     """Where MLflow's secrets are mounted in its container ($SHUYU_SECRETS_DIR)."""
     return PlatformSettings.from_env().secrets_dir
-
-
-def read_secret(path: Path) -> str:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ShuyuError(
-            f"{path}: secret file missing; run `make up` (it creates the platform's secrets) "
-            "or mount the secrets directory"
-        ) from None
-    except PermissionError:
-        raise ShuyuError(f"{path}: cannot read the secret file as uid {os.getuid()}") from None
-    if not value:
-        raise ShuyuError(f"{path}: secret file is empty; write a password into it")
-    return value
 
 
 @dataclass(frozen=True)
@@ -81,17 +64,21 @@ class ServeOptions:
     @property
     def gate_password_copy(self) -> Path:
         """The gate's password, readable by the service user for `shuyu mlflow bootstrap`."""
-        return self.auth_dir / GATE_PASSWORD_FILE
+        return self.auth_dir / MLFLOW_GATE_PASSWORD
 
     def resolved_backend(self) -> str:
         return (
             self.backend_store_uri
-            or os.environ.get("SHUYU_MLFLOW_BACKEND_URI", "")
+            or MlflowServerSettings.from_env().mlflow_backend_uri
             or f"sqlite:///{self.state_dir / 'mlflow.db'}"
         )
 
     def resolved_artifacts(self) -> str:
-        return self.artifacts_destination or str(self.state_dir / "artifacts")
+        return (
+            self.artifacts_destination
+            or MlflowServerSettings.from_env().mlflow_artifacts_destination
+            or str(self.state_dir / "artifacts")
+        )
 
     def resolved_hosts(self) -> list[str]:
         if self.allowed_hosts:
@@ -118,8 +105,8 @@ def auth_ini_text(admin_password: str, database_uri: str) -> str:
 
 def prepare(options: ServeOptions) -> dict[str, str]:
     """Write the private auth configuration; return the server's environment."""
-    admin_password = read_secret(options.secrets / ADMIN_PASSWORD_FILE)
-    gate_password = read_secret(options.secrets / GATE_PASSWORD_FILE)
+    admin_password = read_secret(options.secrets / MLFLOW_ADMIN_PASSWORD)
+    gate_password = read_secret(options.secrets / MLFLOW_GATE_PASSWORD)
     options.auth_dir.mkdir(parents=True, exist_ok=True)
     options.auth_dir.chmod(0o700)
     database_uri = f"sqlite:///{options.auth_dir / 'basic_auth.db'}"
@@ -136,6 +123,8 @@ def prepare(options: ServeOptions) -> dict[str, str]:
             "MLFLOW_SERVER_ENABLE_GRAPHQL_AUTH": "true",
             # MLflow's own net under the guard: a route without a validator is refused
             "MLFLOW_BASIC_AUTH_FAIL_CLOSED": "true",
+            # where the guard measures each experiment's artifact quota
+            "SHUYU_MLFLOW_ARTIFACTS_DESTINATION": options.resolved_artifacts(),
         }
     )
     return env

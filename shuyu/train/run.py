@@ -1,6 +1,6 @@
 """One whole run from a notebook or terminal: read the view, train, log to MLflow.
 
-In a sandbox only `SHUYU_DATA` (and `SHUYU_SCENARIOS`) and the `MLFLOW_*` variables are
+In a sandbox only `SHUYU_DATA` (and `SHUYU_SCENARIO`) and the `MLFLOW_*` variables are
 needed:
 
     from shuyu.train.run import train_and_log

@@ -11,9 +11,7 @@ import polars as pl
 
 from shuyu.data.view_manifest import TRAIN_FILE, ViewManifest, read_manifest
 from shuyu.errors import InputError, ShuyuError
-
-DATA_ENV = "SHUYU_DATA"
-SCENARIOS_ENV = "SHUYU_SCENARIOS"
+from shuyu.sandbox_env import DATA_ENV, SCENARIO_ENV
 
 
 @dataclass(frozen=True)
@@ -34,8 +32,8 @@ class AuthorisedView:
 
 
 def view_directory(scenario: str | None = None) -> Path:
-    """Where the sandbox mounts `scenario`'s view; with one authorised scenario it may be
-    left out."""
+    """Where the sandbox mounts `scenario`'s view; in a sandbox (which serves one scenario)
+    it may be left out."""
     root = os.environ.get(DATA_ENV)
     if not root:
         raise ShuyuError(
@@ -43,15 +41,13 @@ def view_directory(scenario: str | None = None) -> Path:
             "outside a sandbox pass the view directory explicitly"
         )
     if scenario is None:
-        granted = [s for s in os.environ.get(SCENARIOS_ENV, "").split(",") if s]
-        if len(granted) != 1:
+        scenario = os.environ.get(SCENARIO_ENV, "")
+        if not scenario:
             raise InputError(
-                SCENARIOS_ENV,
-                "name the scenario: this sandbox is authorised for several (or none)",
-                value=",".join(granted) or None,
+                SCENARIO_ENV,
+                "name the scenario: this is not a sandbox's environment",
                 hint="pass scenario=…",
             )
-        scenario = granted[0]
     return Path(root) / scenario
 
 

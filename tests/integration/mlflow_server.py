@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shuyu.sandbox.settings import PlatformSettings
+from shuyu.settings import PlatformSettings
 
 HOST = "127.0.0.3"
 STARTUP_TIMEOUT = 240.0

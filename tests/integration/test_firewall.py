@@ -8,13 +8,15 @@ blocked path must fail within 2 seconds, and every allowed one must work.
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from shuyu.cli.sandbox import firewall_plan
 from shuyu.sandbox import firewall
-from shuyu.sandbox.settings import PlatformSettings
+from shuyu.settings import PlatformSettings
 from tests.integration.egress import (
     container_ip,
     doc_address_interface,
@@ -96,7 +98,7 @@ def network(base_image: str) -> Iterator[firewall.FirewallPlan]:
         "com.docker.network.bridge.enable_icc=false",
         SETTINGS.sandbox_network,
     )
-    plan = firewall_plan(SETTINGS)
+    plan = firewall.plan_for(SETTINGS)
     try:
         _run(base_image, "fwtest-hub", SETTINGS.hub_ip, [8081, 8000, 8001], sandbox=False)
         _run(base_image, "fwtest-mlflow", SETTINGS.mlflow_ip, [5000, 5001], sandbox=False)
@@ -225,8 +227,56 @@ def test_the_installed_rules_refuse_link_local_before_any_allowance(
     assert firewall.is_installed(network)
 
 
+def test_when_the_firewall_service_stops_a_deny_all_stays_behind(
+    network: firewall.FirewallPlan, tmp_path: Path
+) -> None:
+    # the attack: wait for the service to stop (an upgrade, a crash, `make down` half
+    # done) while the sandbox runs on, and walk out through the host
+    settings = SETTINGS.model_copy(update={"firewall_status_dir": tmp_path})
+    stop = threading.Event()
+    service = threading.Thread(
+        target=firewall.supervise,
+        kwargs={
+            "settings": settings,
+            "check_every": 0.5,
+            "stopping": stop.is_set,
+            "say": print,
+            "audit": lambda action: None,
+        },
+    )
+    service.start()
+    try:
+        deadline = time.monotonic() + 10
+        while firewall.firewall_ready(settings, max_age=5) is not None:
+            assert time.monotonic() < deadline, "the service never recorded its rules"
+            time.sleep(0.2)
+        allowed = probe("fwtest-sbx-a", [{"kind": "tcp", "host": SETTINGS.mlflow_ip, "port": 5000}])
+        assert allowed[0].result == "connected"
+        stop.set()
+        service.join(timeout=20)
+        assert not service.is_alive()
+        assert firewall.is_installed(network, deny_all=True)
+        assert "not running" in str(firewall.firewall_ready(settings, max_age=5))
+        with host_listener("0.0.0.0") as port:
+            _assert_all_fail_fast(
+                probe(
+                    "fwtest-sbx-a",
+                    [
+                        {"kind": "tcp", "host": SETTINGS.mlflow_ip, "port": 5000},
+                        {"kind": "tcp", "host": SETTINGS.hub_ip, "port": 8081},
+                        {"kind": "tcp", "host": SETTINGS.sandbox_gateway, "port": port},
+                        {"kind": "udp", "host": SETTINGS.sandbox_gateway, "port": 53},
+                    ],
+                )
+            )
+    finally:
+        stop.set()
+        service.join(timeout=20)
+        firewall.apply(network)  # the module's other tests run under the plan
+
+
 def test_remove_takes_every_rule_away_and_apply_is_idempotent() -> None:
-    plan = firewall_plan(PlatformSettings(project="fwtest2", sandbox_subnet="10.218.0.0/24"))
+    plan = firewall.plan_for(PlatformSettings(project="fwtest2", sandbox_subnet="10.218.0.0/24"))
     tables = firewall.Iptables("ip")
     try:
         firewall.apply(plan)

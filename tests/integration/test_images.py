@@ -251,7 +251,7 @@ def test_the_hub_image_has_its_proxy_hub_and_firewall_tools() -> None:
     run_in(
         image, "python", "-c",
         "import dockerspawner, nativeauthenticator, jupyterhub_idle_culler, "
-        "shuyu.sandbox.spawner, shuyu.sandbox.firewall, shuyu.tracking.hub",
+        "shuyu.hub.spawner, shuyu.sandbox.firewall, shuyu.hub.mlflow_credentials",
     )  # fmt: skip
     assert run_in(image, "test", "-f", "/srv/jupyterhub/jupyterhub_config.py") == ""
     # iptables-restore (nft backend) in the container's own network namespace

@@ -7,6 +7,7 @@ client, and are refused every registry write and every other partner's data.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -21,10 +22,10 @@ import mlflow
 import pytest
 import requests
 
+from shuyu.hub.mlflow_credentials import partner_mlflow_env
 from shuyu.policy import default_policies_dir
-from shuyu.sandbox.settings import PlatformSettings
-from shuyu.tracking.accounts import GATE_USERNAME
-from shuyu.tracking.hub import partner_mlflow_env
+from shuyu.settings import PlatformSettings
+from shuyu.tracking.admin_client import GATE_USERNAME
 from tests.integration.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.integration
@@ -55,16 +56,14 @@ def _hub_settings(server: MlflowServer) -> PlatformSettings:
 
 @pytest.fixture(scope="module")
 def sz(mlflow_server: MlflowServer) -> Partner:
-    env = partner_mlflow_env(
-        _hub_settings(mlflow_server), "sz-credit", ["bank_credit", "bid_loan"], "suzhou_rcb"
-    )
+    env = partner_mlflow_env(_hub_settings(mlflow_server), "sz-credit", "bank_credit", "suzhou_rcb")
     return Partner(env)
 
 
 @pytest.fixture(scope="module")
 def ordos(mlflow_server: MlflowServer) -> Partner:
     env = partner_mlflow_env(
-        _hub_settings(mlflow_server), "ordos-risk", ["bank_credit"], "ordos_bank"
+        _hub_settings(mlflow_server), "ordos-risk", "bank_credit", "ordos_bank"
     )
     return Partner(env)
 
@@ -130,30 +129,50 @@ def test_the_hub_provisions_a_working_account_for_the_partner_only(
         == f"http://127.0.0.3:{mlflow_server.settings.mlflow_port}"
     )
     assert env["MLFLOW_EXPERIMENT_NAME"] == "shuyu/bank_credit/suzhou_rcb"
-    assert (
-        env["SHUYU_MLFLOW_EXPERIMENTS"] == "shuyu/bank_credit/suzhou_rcb,shuyu/bid_loan/suzhou_rcb"
+    got = _call(
+        mlflow_server,
+        "GET",
+        "/api/2.0/mlflow/experiments/get-by-name",
+        sz.auth,
+        params={"experiment_name": env["MLFLOW_EXPERIMENT_NAME"]},
     )
-    for name in env["SHUYU_MLFLOW_EXPERIMENTS"].split(","):
-        got = _call(
-            mlflow_server,
-            "GET",
-            "/api/2.0/mlflow/experiments/get-by-name",
-            sz.auth,
-            params={"experiment_name": name},
-        )
-        assert got.status_code == 200, got.text
+    assert got.status_code == 200, got.text
+
+
+def _create_run(server: MlflowServer, auth: tuple[str, str], experiment: str) -> int:
+    found = _call(
+        server,
+        "GET",
+        "/api/2.0/mlflow/experiments/get-by-name",
+        ("admin", server.admin_password),
+        params={"experiment_name": experiment},
+    ).json()["experiment"]["experiment_id"]
+    body = {"experiment_id": found, "run_name": "probe"}
+    return _call(server, "POST", "/api/2.0/mlflow/runs/create", auth, json=body).status_code
+
+
+def test_a_sandbox_writes_its_own_scenario_and_no_other(
+    mlflow_server: MlflowServer, sz: Partner
+) -> None:
+    # sz-credit holds bank_credit and bid_loan; a sandbox serves one: its spawn grants
+    # EDIT on that scenario's experiment and revokes the other
+    settings = _hub_settings(mlflow_server)
+    bid = partner_mlflow_env(settings, "sz-credit", "bid_loan", "suzhou_rcb")
+    auth = (bid["MLFLOW_TRACKING_USERNAME"], bid["MLFLOW_TRACKING_PASSWORD"])
+    try:
+        assert _create_run(mlflow_server, auth, "shuyu/bid_loan/suzhou_rcb") == 200
+        assert _create_run(mlflow_server, auth, "shuyu/bank_credit/suzhou_rcb") == 403
+    finally:
+        # the module's other tests use sz-credit's bank_credit sandbox credentials
+        sz.env.update(partner_mlflow_env(settings, "sz-credit", "bank_credit", "suzhou_rcb"))
 
 
 def test_each_spawn_rotates_the_password_so_old_credentials_die(
     mlflow_server: MlflowServer,
 ) -> None:
     settings = _hub_settings(mlflow_server)
-    first = partner_mlflow_env(
-        settings, "hi-underwriter", ["health_underwriting"], "health_insurer"
-    )
-    second = partner_mlflow_env(
-        settings, "hi-underwriter", ["health_underwriting"], "health_insurer"
-    )
+    first = partner_mlflow_env(settings, "hi-underwriter", "health_underwriting", "health_insurer")
+    second = partner_mlflow_env(settings, "hi-underwriter", "health_underwriting", "health_insurer")
     assert first["MLFLOW_TRACKING_PASSWORD"] != second["MLFLOW_TRACKING_PASSWORD"]
     path = "/api/2.0/mlflow/experiments/get-by-name"
     params = {"experiment_name": second["MLFLOW_EXPERIMENT_NAME"]}
@@ -352,6 +371,77 @@ def test_graphql_mutations_other_than_searches_are_registry_writes(
     got = _call(mlflow_server, "POST", "/graphql", sz.auth, json={"query": query})
     assert got.status_code == 200
     assert got.json()["data"]["mlflowGetRun"]["run"]["info"]["runId"] == sz_run.run_id
+
+
+def test_graphql_is_judged_by_the_body_mlflow_runs_not_the_query_string(
+    mlflow_server: MlflowServer, sz: Partner
+) -> None:
+    # MLflow executes the JSON body of a GET too: a harmless query string must not let
+    # a write mutation in the body through
+    harmless = "query { __typename }"
+    write = 'mutation { mlflowCreateRegisteredModel(input: {name: "via-get"}) { registeredModel { name } } }'
+    got = _call(
+        mlflow_server, "GET", "/graphql", sz.auth, params={"query": harmless}, json={"query": write}
+    )
+    assert got.status_code == 403
+    hidden = (
+        "mutation { ...w } fragment w on Mutation { "
+        'mlflowCreateRegisteredModel(input: {name: "via-fragment"}) { registeredModel { name } } }'
+    )
+    got = _call(mlflow_server, "POST", "/graphql", sz.auth, json={"query": hidden})
+    assert got.status_code == 403
+    admin = ("admin", mlflow_server.admin_password)
+    for name in ("via-get", "via-fragment"):
+        found = _call(
+            mlflow_server,
+            "GET",
+            "/api/2.0/mlflow/registered-models/get",
+            admin,
+            params={"name": name},
+        )
+        assert found.status_code == 404
+
+
+def test_an_artifact_upload_must_state_its_size_within_the_limits(
+    mlflow_server: MlflowServer, sz: Partner
+) -> None:
+    import http.client  # noqa: PLC0415 - to send headers requests would correct
+
+    experiment = _call(
+        mlflow_server,
+        "GET",
+        "/api/2.0/mlflow/experiments/get-by-name",
+        sz.auth,
+        params={"experiment_name": sz.env["MLFLOW_EXPERIMENT_NAME"]},
+    ).json()["experiment"]["experiment_id"]
+    run = _call(
+        mlflow_server,
+        "POST",
+        "/api/2.0/mlflow/runs/create",
+        sz.auth,
+        json={"experiment_id": experiment},
+    ).json()["run"]["info"]["run_id"]
+    path = f"/api/2.0/mlflow-artifacts/artifacts/{experiment}/{run}/artifacts/big.bin"
+    token = base64.b64encode(f"{sz.auth[0]}:{sz.auth[1]}".encode()).decode()
+    host, port = mlflow_server.url.removeprefix("http://").split(":")
+
+    def put(headers: dict[str, str], body: bytes) -> int:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            conn.putrequest("PUT", path)
+            conn.putheader("Authorization", f"Basic {token}")
+            for key, value in headers.items():
+                conn.putheader(key, value)
+            conn.endheaders()
+            if body:
+                conn.send(body)
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    assert put({"Transfer-Encoding": "chunked"}, b"3\r\nabc\r\n0\r\n\r\n") == 411
+    assert put({"Content-Length": str(600 << 20)}, b"") == 413  # over the 512 MiB limit
+    assert put({"Content-Length": "3"}, b"abc") == 200
 
 
 def test_the_administrator_can_write_the_registry(

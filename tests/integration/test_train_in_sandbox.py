@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from shuyu.tracking.accounts import ADMIN_USERNAME
+from shuyu.tracking.admin_client import ADMIN_USERNAME
 from shuyu.tracking.bootstrap import experiment_name
 from tests.integration.platform_fixture import RunningPlatform
 

@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 
 from shuyu.data.pipeline import build_demo_views
+from shuyu.hub.mlflow_credentials import partner_mlflow_env
 from shuyu.policy import load_policies
-from shuyu.sandbox.settings import PlatformSettings
-from shuyu.tracking.hub import partner_mlflow_env
+from shuyu.settings import PlatformSettings
 from shuyu.train.export import onnx_predict
 from shuyu.train.metrics import roc_auc
 from shuyu.train.preprocess import raw_inputs
@@ -47,8 +47,8 @@ def sandbox_env(
     settings: PlatformSettings = mlflow_server.settings.model_copy(
         update={"secrets_dir": mlflow_server.secrets_dir}
     )
-    env = partner_mlflow_env(settings, "sz-train", ["bank_credit"], "suzhou_rcb")
-    env |= {"SHUYU_DATA": str(data_root), "SHUYU_SCENARIOS": "bank_credit"}
+    env = partner_mlflow_env(settings, "sz-train", "bank_credit", "suzhou_rcb")
+    env |= {"SHUYU_DATA": str(data_root), "SHUYU_SCENARIO": "bank_credit"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("NO_PROXY", "*")

@@ -1,13 +1,22 @@
 """The firewall plan: what sandboxes may reach, rendered as iptables rules."""
 
+import time
+from pathlib import Path
+
 import pytest
 
-from shuyu.cli.sandbox import firewall_plan
 from shuyu.errors import ShuyuError
-from shuyu.sandbox.firewall import FirewallPlan, Peer
-from shuyu.sandbox.settings import PlatformSettings
+from shuyu.sandbox.firewall import (
+    FirewallPlan,
+    FirewallStatus,
+    Peer,
+    firewall_ready,
+    plan_for,
+    write_status,
+)
+from shuyu.settings import PlatformSettings
 
-PLAN = firewall_plan(PlatformSettings(project="shuyu", sandbox_subnet="10.213.0.0/24"))
+PLAN = plan_for(PlatformSettings(project="shuyu", sandbox_subnet="10.213.0.0/24"))
 
 
 def test_sandboxes_may_open_connections_only_to_the_hub_api_and_mlflow() -> None:
@@ -47,7 +56,7 @@ def test_the_host_is_closed_to_sandboxes_unless_a_host_port_is_named() -> None:
         "-p udp -j REJECT --reject-with icmp-port-unreachable",
         "-j REJECT --reject-with icmp-port-unreachable",
     ]
-    on_host = firewall_plan(PlatformSettings(), host_ports=[8081])
+    on_host = plan_for(PlatformSettings(), host_ports=[8081])
     assert "-p tcp -m tcp --dport 8081 -j ACCEPT" in on_host.input_rules()
 
 
@@ -77,3 +86,42 @@ def test_a_peer_outside_the_sandbox_subnet_is_refused() -> None:
             hub_ip="10.213.0.2",
             sandbox_port=8888,
         )
+
+
+def test_the_deny_all_left_behind_rejects_everything_in_both_chains() -> None:
+    payload = PLAN.restore_payload(deny_all=True)
+    rules = [line for line in payload.splitlines() if line.startswith("-A ")]
+    assert rules == [
+        "-A SHUYU-IN-shuyu-sbx0 -p tcp -j REJECT --reject-with tcp-reset",
+        "-A SHUYU-IN-shuyu-sbx0 -j REJECT --reject-with icmp-admin-prohibited",
+        "-A SHUYU-FWD-shuyu-sbx0 -p tcp -j REJECT --reject-with tcp-reset",
+        "-A SHUYU-FWD-shuyu-sbx0 -j REJECT --reject-with icmp-admin-prohibited",
+    ]
+    assert "ACCEPT" not in payload
+
+
+def _settings(tmp_path: Path) -> PlatformSettings:
+    return PlatformSettings(project="shuyu", firewall_status_dir=tmp_path)
+
+
+def test_no_sandbox_starts_without_a_record_of_the_firewall(tmp_path: Path) -> None:
+    assert "no firewall status" in str(firewall_ready(_settings(tmp_path), max_age=30))
+
+
+def test_a_fresh_verification_of_this_plan_lets_sandboxes_start(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    plan = plan_for(settings)
+    write_status(settings, FirewallStatus(plan.bridge, plan.digest, "enforcing", time.time()))
+    assert firewall_ready(settings, max_age=30) is None
+
+
+def test_a_stale_record_a_deny_all_or_another_plan_stops_them(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    plan = plan_for(settings)
+    write_status(settings, FirewallStatus(plan.bridge, plan.digest, "enforcing", time.time() - 90))
+    assert "last verified" in str(firewall_ready(settings, max_age=30))
+    write_status(settings, FirewallStatus(plan.bridge, "", "deny-all", time.time()))
+    assert "not running" in str(firewall_ready(settings, max_age=30))
+    other = plan_for(settings, host_ports=[8081])
+    write_status(settings, FirewallStatus(plan.bridge, other.digest, "enforcing", time.time()))
+    assert "not this platform's plan" in str(firewall_ready(settings, max_age=30))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shuyu.tracking.accounts import GATE_USERNAME
+from shuyu.tracking.admin_client import GATE_USERNAME
 from shuyu.tracking.auth_app import basic_credentials
 from shuyu.tracking.endpoints import (
     READ_METHODS,
@@ -25,7 +25,7 @@ from shuyu.tracking.endpoints import (
     graphql_access,
     route_of,
 )
-from shuyu.tracking.policy import Principal, decide
+from shuyu.tracking.guard import Principal, decide
 
 # (method, route) -> what the guard does; reads left to MLflow are not listed.
 EXPECTED_REGISTRY = {
@@ -400,7 +400,24 @@ def test_tracking_and_administration(method: str, path: str, expected: Access) -
             'mutation { mlflowCreateRegisteredModel(input: {name: "m"}) { registeredModel { name } } }',
             Access.REGISTRY,
         ),
-        ("mutation { ...f } fragment f on Mutation { testMutation { output } }", Access.REGISTRY),
+        # fragments are judged by what they select, as MLflow will run them
+        ("mutation { ...f } fragment f on Mutation { testMutation { output } }", Access.OPEN),
+        (
+            "mutation { ...f } fragment f on Mutation { "
+            'mlflowCreateRegisteredModel(input: {name: "m"}) { registeredModel { name } } }',
+            Access.REGISTRY,
+        ),
+        (
+            "mutation { ... on Mutation { "
+            'mlflowCreateRegisteredModel(input: {name: "m"}) { registeredModel { name } } } }',
+            Access.REGISTRY,
+        ),
+        (
+            "mutation { ...a } fragment a on Mutation { ...b } fragment b on Mutation { "
+            'renamed: mlflowCreateRegisteredModel(input: {name: "m"}) { registeredModel { name } } }',
+            Access.REGISTRY,
+        ),
+        ("mutation { ...undefined }", Access.ADMIN),
         ("subscription { anything }", Access.ADMIN),
         ("this is not graphql", Access.ADMIN),
         (None, Access.ADMIN),

@@ -46,7 +46,9 @@ def generate_key_file(path: Path) -> None:
 
 
 def key_file_from_env() -> Path:
-    value = os.environ.get(KEY_FILE_ENV, "").strip()
+    from shuyu.settings import HostSettings  # noqa: PLC0415
+
+    value = HostSettings.from_env().masking_key_file
     if not value:
         raise InputError(
             KEY_FILE_ENV,

@@ -7,16 +7,12 @@ one permission per user and resource), `ensure_experiment` creates or finds. Onl
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import requests
-
 from shuyu.errors import ShuyuError
-
-TIMEOUT = 15.0
+from shuyu.tracking.http import MlflowHttp, error_message
 
 GATE_USERNAME = "registry-gate"
 """The review service's account: the only non-administrator that may write the registry."""
@@ -38,63 +34,11 @@ class MlflowUser:
     is_admin: bool
 
 
-class MlflowAccounts:
-    """Administrator's view of one MLflow server (`url` like http://10.213.0.3:5000)."""
-
-    def __init__(self, url: str, username: str, password: str, *, timeout: float = TIMEOUT):
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._session.auth = (username, password)
-        self._session.trust_env = False  # never a proxy between the hub and MLflow
-
-    def close(self) -> None:
-        self._session.close()
+class MlflowAccounts(MlflowHttp):
+    """Administrator's view of one MLflow server: accounts, grants, experiments."""
 
     def __enter__(self) -> MlflowAccounts:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------ plumbing
-
-    def _call(
-        self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
-    ) -> requests.Response:
-        try:
-            response = self._session.request(
-                method, f"{self.url}{path}", timeout=self.timeout, **kwargs
-            )
-        except requests.RequestException as exc:
-            raise ShuyuError(
-                f"MLflow at {self.url} does not answer ({type(exc).__name__}); "
-                "is the mlflow service up?"
-            ) from None
-        if response.status_code not in ok:
-            raise ShuyuError(
-                f"MLflow {method} {path} failed with HTTP {response.status_code}: "
-                f"{_error_message(response)}"
-                + (
-                    "; check the MLflow admin password secret"
-                    if response.status_code == 401
-                    else ""
-                )
-            )
-        return response
-
-    def wait_until_up(self, seconds: float) -> None:
-        """Poll /health: the server takes tens of seconds to start its workers."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                if self._session.get(f"{self.url}/health", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise ShuyuError(f"MLflow at {self.url} did not answer within {seconds:.0f}s")
-            time.sleep(1.0)
 
     # ------------------------------------------------------------ users
 
@@ -140,7 +84,7 @@ class MlflowAccounts:
         response = self._call("POST", path, json=body, ok=(200, 400))
         if response.status_code == 200:
             return
-        if "already exists" not in _error_message(response):
+        if "already exists" not in error_message(response):
             self._call("POST", path, json=body)  # raises with MLflow's message
         # MLflow refuses to grant over an existing grant: keep it if equal, else replace
         if self.permission(username, experiment_id) is not permission:
@@ -210,7 +154,7 @@ class MlflowAccounts:
             found = self.experiment_id(name)
             if found is None:
                 raise ShuyuError(
-                    f"cannot create MLflow experiment {name!r}: {_error_message(response)}"
+                    f"cannot create MLflow experiment {name!r}: {error_message(response)}"
                 )
             return found
         return str(response.json()["experiment_id"])
@@ -219,13 +163,3 @@ class MlflowAccounts:
 def _experiment_of(username: str, experiment_id: str) -> dict[str, str]:
     """How the permission API names one user's grant on one experiment."""
     return {"username": username, "resource_type": "experiment", "resource_id": experiment_id}
-
-
-def _error_message(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200].strip() or response.reason
-    if isinstance(body, dict) and "message" in body:
-        return str(body["message"])[:300]
-    return str(body)[:300]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shuyu.tracking.accounts import GATE_USERNAME
+from shuyu.tracking.admin_client import GATE_USERNAME
 from shuyu.tracking.endpoints import Access
+from shuyu.tracking.write_rules import Refusal
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,12 @@ def decide(access: Access, principal: Principal | None) -> Decision:
     if access is Access.REGISTRY:
         return Decision(False, 403, "registry writes are reserved to the review gate")
     return Decision(False, 403, "reserved to administrators")
+
+
+def decide_write(refusal: Refusal, principal: Principal | None) -> Decision:
+    """A tracking write the rules refuse: only the gate and administrators pass."""
+    if principal is None:
+        return Decision(False, 401, "not authenticated")
+    if principal.is_admin or principal.username == GATE_USERNAME:
+        return Decision(True, 200, "privileged account")
+    return Decision(False, refusal.status, refusal.reason)

@@ -1,28 +1,23 @@
-"""Hub accounts through the hub's own pages: sign-up, administrator approval, login.
+"""The hub driven over HTTPS as a browser drives it: sign-up, approval, login, servers.
 
-`make up` uses this to create the demo accounts exactly as a person would — sign up with
-a password that passes the rules, then an administrator approves — so the demo exercises
-the real NativeAuthenticator flow rather than writing to its database behind its back.
+`make up` creates the partners' demo accounts exactly as a person would — sign up with a
+password that passes the rules, then an administrator approves — so the demo exercises
+the real NativeAuthenticator flow. (Staff accounts are never signed up: `make up` sets
+them in the hub's database with `shuyu hub account set-password`.) The tests and the
+spawn benchmark use the same session to start and stop servers.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
-import string
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from shuyu.errors import ShuyuError
-
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def random_password(length: int = 20) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
 @dataclass(frozen=True)
@@ -35,9 +30,12 @@ class Account:
 class HubSession:
     """A browser-like session against the hub (cookies + the XSRF token)."""
 
-    def __init__(self, base_url: str, timeout: float = 30) -> None:
+    def __init__(self, base_url: str, *, ca: Path | None = None, timeout: float = 30) -> None:
         self.base = base_url.rstrip("/")
         self.http = requests.Session()
+        self.http.trust_env = False  # the hub is local: never through a proxy
+        if ca is not None:
+            self.http.verify = str(ca)
         self.timeout = timeout
 
     def _xsrf(self, path: str) -> str:
@@ -77,11 +75,14 @@ class HubSession:
             method, f"{self.base}/hub/api{path}", headers=headers, timeout=self.timeout, json=json
         )
 
-    def start_server(self, username: str, timeout: float = 180) -> float:
-        """Ask the hub to start `username`'s server, as the "start" button does; the
-        seconds until the hub reports it ready."""
+    def start_server(
+        self, username: str, scenario: str | None = None, timeout: float = 180
+    ) -> float:
+        """Ask the hub to start `username`'s server (for `scenario`, when the user has
+        several), as the "start" button does; the seconds until the hub reports it ready."""
         started = time.perf_counter()
-        response = self.api("POST", f"/users/{username}/server")
+        options = {"scenario": scenario} if scenario else None
+        response = self.api("POST", f"/users/{username}/server", json=options)
         if response.status_code not in {201, 202}:
             raise ShuyuError(
                 f"the hub refused to start {username}'s server: "
@@ -121,15 +122,16 @@ class HubSession:
             )
 
 
-def create_accounts(base_url: str, admin: Account, others: list[Account]) -> None:
-    """Sign everyone up, then approve the others as the administrator."""
-    hub = HubSession(base_url)
-    hub.signup(admin.username, admin.password)
+def approve_partners(
+    base_url: str, admin: Account, partners: list[Account], *, ca: Path | None = None
+) -> None:
+    """Sign each partner up through the page, then approve them as the administrator."""
+    hub = HubSession(base_url, ca=ca)
     if not hub.login(admin.username, admin.password):
         raise ShuyuError(
-            f"{base_url}: cannot log in as {admin.username} after sign-up; "
-            "was the account created earlier with another password?"
+            f"{base_url}: cannot log in as {admin.username}: was its password changed "
+            "outside `make up`? Set it again with `shuyu hub account set-password`."
         )
-    for account in others:
-        HubSession(base_url).signup(account.username, account.password)
+    for account in partners:
+        HubSession(base_url, ca=ca).signup(account.username, account.password)
         hub.approve(account.username)

@@ -1,0 +1,57 @@
+"""The closed set of audit actions and outcomes: an event names one of these or is not
+written (a typo must fail a test, not create a new kind of event nobody looks for)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+ACTIONS = frozenset(
+    {
+        # the hub: accounts, sessions, sandboxes
+        "hub.login",
+        "hub.signup",
+        "hub.account",
+        "hub.approval",
+        "hub.sessions-ended",
+        "sandbox.spawn",
+        "sandbox.stop",
+        "sandbox.quota",
+        "sandbox.egress",
+        # reported by a sandbox's own server: the sandbox's word
+        "sandbox.download",
+        "sandbox.upload",
+        # the boundary
+        "firewall.apply",
+        "firewall.repair",
+        "firewall.deny-all",
+        "firewall.remove",
+        "view.publish",
+        # MLflow
+        "mlflow.request",
+        "mlflow.write",
+        "mlflow.credentials",
+        "mlflow.bootstrap",
+        "mlflow.revoke",
+        # runners
+        "runner.start",
+        "runner.end",
+        # submissions, the self-check, the review, the registry
+        "submission.create",
+        "submission.transition",
+        "selfcheck.result",
+        "review.vote",
+        "registry.register",
+        "registry.alias",
+        # policy and the audit log itself
+        "policy.change",
+        "audit.export",
+        "audit.verify",
+    }
+)

@@ -1,0 +1,219 @@
+"""Settings, declared once per process with their defaults and meanings.
+
+Every setting is read from a `SHUYU_*` environment variable, so that docker-compose, the
+hub config, the tests and `make up` set them in one way:
+
+- `PlatformSettings`: what every part agrees on (names, addresses, limits, ports);
+- `HostSettings`: where the host keeps state, keys, policies and caches;
+- `HubSettings`: what only the hub process reads;
+- `MlflowServerSettings`: what only the MLflow server reads.
+
+A bad value is refused with the variable's name and what to do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shuyu.errors import InputError
+
+ENV_PREFIX = "SHUYU_"
+
+
+class EnvSettings(BaseModel):
+    """A settings model read from `SHUYU_<FIELD>` variables (unset: the default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_env(self) -> dict[str, str]:
+        """The `SHUYU_*` variables that make `from_env` return these settings."""
+        return {
+            f"{ENV_PREFIX}{k.upper()}": "" if v is None else str(v)
+            for k, v in self.model_dump(mode="json").items()
+        }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """Settings from `SHUYU_*` variables; a bad value names the variable."""
+        source = os.environ if env is None else env
+        values: dict[str, str] = {}
+        for name in cls.model_fields:
+            key = ENV_PREFIX + name.upper()
+            if source.get(key, "") != "":
+                values[name] = source[key]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "-"
+            raise InputError(
+                f"${ENV_PREFIX}{field.upper()}",
+                first["msg"],
+                value=values.get(field),
+                hint="fix or unset the variable",
+            ) from None
+
+
+class PlatformSettings(EnvSettings):
+    """What the hub, the spawner, the firewall, the services and `make up` agree on."""
+
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")] = "shuyu"
+    """Prefix of every Docker object the platform creates (networks, volumes, containers)."""
+
+    sandbox_subnet: str = "10.213.0.0/24"
+    """Subnet of the internal sandbox network. Platform services have fixed addresses in
+    its lower half (the hub .2, MLflow .3); sandboxes are given addresses from its upper
+    half only (`sandbox_range`), so that an address alone says whether a peer is one."""
+
+    notebook_image: str = "shuyu/notebook:local"
+    mem_limit: str = "2G"
+    cpu_limit: float = Field(default=1.0, gt=0)
+    pids_limit: int = Field(default=512, ge=32)
+    tmp_size: str = "512m"
+    """Size of the tmpfs at /tmp in a sandbox (its root filesystem is read-only)."""
+
+    max_file_bytes: int = Field(default=2 << 30, ge=1 << 20)
+    """Largest file a process in a sandbox or runner may write (RLIMIT_FSIZE)."""
+
+    hub_api_port: int = 8081
+    sandbox_port: int = 8888
+    mlflow_port: int = 5000
+    """MLflow's port on the sandbox network; sandboxes reach it by address (no DNS)."""
+
+    idle_timeout: int = Field(default=3600, ge=60)
+    """Seconds of inactivity after which a sandbox is culled."""
+
+    cull_every: int = Field(default=600, ge=10)
+    watch_interval: float = Field(default=30.0, ge=1)
+    """Seconds between the hub's checks of running sandboxes (grant lapsed, approval
+    withdrawn, workspace over quota)."""
+
+    secrets_dir: Path = Path("/run/shuyu-secrets")
+    """Where a service finds its secrets inside its container (the hub: the MLflow admin's
+    password; MLflow: admin and gate passwords); never mounted into a sandbox."""
+
+    db_url: str = ""
+    """The platform's database (submissions, reviews, schedules, the audit log …):
+    `sqlite:////srv/shuyu-state/shuyu.sqlite` in the services' containers (set by
+    docker-compose), or `postgresql+psycopg://user@host/db`. Empty: this process keeps
+    no state and logs its audit events only."""
+
+    firewall_status_dir: Path = Path("/run/shuyu-firewall")
+    """Where the firewall service records each verification of its rules (a volume: the
+    firewall writes it, the hub and the service read it)."""
+
+    ready_poll_interval: float = Field(default=0.1, gt=0)
+    """How often the spawner polls a starting sandbox (the hub's own backoff reaches 5 s)."""
+
+    @model_validator(mode="after")
+    def _subnet_fits(self) -> PlatformSettings:
+        net = ipaddress.ip_network(self.sandbox_subnet, strict=True)
+        if net.version != 4 or net.num_addresses < 16:
+            raise ValueError("sandbox_subnet must be an IPv4 network of at least /28")
+        return self
+
+    @property
+    def sandbox_network(self) -> str:
+        return f"{self.project}-sandbox"
+
+    @property
+    def sandbox_bridge(self) -> str:
+        """Linux bridge name of the sandbox network (set by compose; ≤ 15 characters)."""
+        return f"{self.project[:9]}-sbx0"
+
+    @property
+    def sandbox_range(self) -> str:
+        """The upper half of the subnet: Docker gives sandboxes addresses from here."""
+        net = ipaddress.ip_network(self.sandbox_subnet)
+        return str(list(net.subnets(prefixlen_diff=1))[1])
+
+    def is_sandbox_address(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return ip in ipaddress.ip_network(self.sandbox_range)
+
+    @property
+    def _hosts(self) -> list[str]:
+        return [str(h) for h in ipaddress.ip_network(self.sandbox_subnet).hosts()]
+
+    @property
+    def sandbox_gateway(self) -> str:
+        return self._hosts[0]
+
+    @property
+    def hub_ip(self) -> str:
+        return self._hosts[1]
+
+    @property
+    def mlflow_ip(self) -> str:
+        return self._hosts[2]
+
+    @property
+    def mlflow_url(self) -> str:
+        # by address: sandboxes have no name service (their DNS is a sink)
+        return f"http://{self.mlflow_ip}:{self.mlflow_port}"
+
+    def view_volume(self, scenario_id: str) -> str:
+        return f"{self.project}-view-{scenario_id.replace('_', '-')}"
+
+    def holdout_volume(self, scenario_id: str) -> str:
+        """The scenario's holdout split: mounted only into check runners, never a sandbox."""
+        return f"{self.project}-holdout-{scenario_id.replace('_', '-')}"
+
+    def workspace_volume(self, username: str, scenario_id: str) -> str:
+        """A partner's workspace for one scenario: what was copied from one scenario's view
+        never appears under another grant, and goes when that authorisation ends."""
+        return f"{self.project}-home-{username}--{scenario_id.replace('_', '-')}"
+
+
+class HostSettings(EnvSettings):
+    """Where the host keeps the platform's state (`make up`, the CLI, the tests)."""
+
+    var: Path | None = None
+    """Run-time state: env file, secrets, demo data (default: ./var of the checkout)."""
+
+    masking_key_file: Path | None = None
+    """The masking key (default: <var>/secrets/masking.key)."""
+
+    policies: Path | None = None
+    """Policy directory (default: policies/ of the checkout, else /etc/shuyu/policies)."""
+
+    cache: Path | None = None
+    """Build caches: base rootfs, wheelhouses, npm (default: $XDG_CACHE_HOME/shuyu or
+    ~/.cache/shuyu)."""
+
+    debian_mirror: str = "http://deb.debian.org/debian"
+    """Where debootstrap fetches the base image's packages."""
+
+
+class HubSettings(EnvSettings):
+    """What only the hub process reads."""
+
+    hub_db_url: str = "sqlite:////srv/jupyterhub/state/jupyterhub.sqlite"
+    """The hub's own database (users, tokens, servers)."""
+
+    authenticator: str = "shuyu.hub.authenticator.ShuyuNativeAuthenticator"
+    """Authenticator class; e.g. `oauthenticator.generic.GenericOAuthenticator` at a site
+    with an identity provider."""
+
+
+class MlflowServerSettings(EnvSettings):
+    """What only the MLflow server (and `shuyu mlflow bootstrap` beside it) reads."""
+
+    mlflow_backend_uri: str = ""
+    """Tracking database URL (default: SQLite under the server's state directory), e.g.
+    postgresql://mlflow@db/mlflow."""
+
+    mlflow_artifacts_destination: str = ""
+    """Artifact store (default: <state>/artifacts), e.g. s3://bucket/mlflow."""
+
+    mlflow_bootstrap_url: str = "http://127.0.0.1:5000"
+    """The server `shuyu mlflow bootstrap` talks to (it runs beside the server)."""
