@@ -1,0 +1,74 @@
+"""The runner contract: what a job is, what comes back, and who runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+
+class JobKind(StrEnum):
+    TRAIN = "train"  # certified training from a spec, on the scenario's train view
+    CHECK = "check"  # the self-check: platform code only, with the holdout
+    PRODUCTION = "production"  # an approved notebook, on the product's in-domain data
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    volume: str
+    target: str  # always mounted read-only: a runner writes only its output folder
+
+
+@dataclass(frozen=True)
+class RunnerJob:
+    job_id: str  # unique; names the containers and volumes of this job
+    kind: JobKind
+    command: list[str]
+    inputs: dict[str, bytes | Path] = field(default_factory=dict)
+    """Files placed (read-only) under /input, relative path → content."""
+    mounts: tuple[VolumeMount, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 1800.0
+    mem_limit: str | None = None
+    cpu_limit: float | None = None
+    max_output_bytes: int = 256 << 20
+
+    def __post_init__(self) -> None:
+        forbidden = [k for k in self.env if _secretish(k)]
+        if forbidden:
+            raise ValueError(f"a runner gets no credentials: {forbidden}")
+
+
+def _secretish(name: str) -> bool:
+    upper = name.upper()
+    return any(word in upper for word in ("PASSWORD", "TOKEN", "SECRET", "KEY", "MLFLOW_"))
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # non-zero exit
+    KILLED = "killed"  # out of memory, or over its time
+    REFUSED = "refused"  # the executor would not start it (e.g. no firewall)
+
+
+@dataclass(frozen=True)
+class RunnerResult:
+    job_id: str
+    outcome: Outcome
+    exit_code: int | None
+    reason: str  # a sentence for the page and the log
+    outputs: dict[str, bytes]
+    log_tail: str
+    seconds: float
+
+
+class Executor(Protocol):
+    def run(self, job: RunnerJob) -> RunnerResult: ...
+
+    def cancel(self, job_id: str) -> None: ...
+
+    def running(self) -> list[str]:
+        """Job ids of the runners that are running now (after a restart: to resume or
+        fail them, never to leave them stuck)."""
+        ...

@@ -1,0 +1,149 @@
+"""The Docker executor runs platform jobs in fresh, locked-down containers with no network.
+
+Against the real engine: a job's inputs arrive read-only, it can write only its output
+folder, it has no network, no capability, no credential; a job over its time or its
+memory ends `killed` with the reason, never a hang; nothing of it is left behind; and no
+job starts on a platform whose firewall is not verified.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from shuyu import docker_engine
+from shuyu.runner.docker_executor import DockerExecutor
+from shuyu.runner.job import JobKind, Outcome, RunnerJob
+from shuyu.settings import PlatformSettings
+
+pytestmark = pytest.mark.integration
+
+SETTINGS = PlatformSettings(project="runnertest", mem_limit="512m")
+IMAGE = "shuyu/notebook:local"
+
+INSPECT = """
+import json, os, socket, pathlib
+status = dict(l.split(':\\t', 1) for l in open('/proc/self/status') if ':\\t' in l)
+def writable(path):
+    try:
+        pathlib.Path(path, 'probe').write_text('x'); return True
+    except OSError:
+        return False
+def connects():
+    try:
+        socket.create_connection(('198.51.100.1', 443), timeout=2); return True
+    except OSError:
+        return False
+pathlib.Path('/output/seen.json').write_text(json.dumps({
+    'uid': os.getuid(),
+    'cap_eff': status['CapEff'].strip(),
+    'no_new_privs': status['NoNewPrivs'].strip(),
+    'interfaces': sorted(os.listdir('/sys/class/net')),
+    'connects': connects(),
+    'input': open('/input/spec.json').read(),
+    'input_writable': writable('/input'),
+    'root_writable': writable('/opt'),
+    'secrets': sorted(k for k in os.environ if 'PASSWORD' in k or 'TOKEN' in k),
+}))
+"""
+
+
+def _executor(tmp_path: Path, *, firewall: bool = False) -> DockerExecutor:
+    return DockerExecutor(
+        SETTINGS.model_copy(update={"firewall_status_dir": tmp_path}),
+        IMAGE,
+        require_firewall=firewall,
+    )
+
+
+def _job(command: list[str], **kw: object) -> RunnerJob:
+    return RunnerJob(
+        job_id=uuid.uuid4().hex[:12],
+        kind=JobKind.CHECK,
+        command=command,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _leftovers(job_id: str) -> list[str]:
+    engine = docker_engine.client()
+    containers = engine.containers.list(all=True, filters={"label": [f"org.shuyu.job={job_id}"]})
+    volumes = [v.name for v in engine.volumes.list() if job_id in v.name]
+    return [c.name for c in containers] + volumes
+
+
+def test_a_job_sees_its_inputs_read_only_and_writes_only_its_output(tmp_path: Path) -> None:
+    job = _job(["python", "-c", INSPECT], inputs={"spec.json": b'{"epochs": 2}'})
+    result = _executor(tmp_path).run(job)
+    assert result.outcome is Outcome.SUCCEEDED, result.log_tail
+    seen = json.loads(result.outputs["seen.json"])
+    assert seen["uid"] == 1000
+    assert seen["cap_eff"] == "0000000000000000"
+    assert seen["no_new_privs"] == "1"
+    assert seen["interfaces"] == ["lo"]  # no network at all
+    assert seen["connects"] is False
+    assert seen["input"] == '{"epochs": 2}'
+    assert seen["input_writable"] is False
+    assert seen["root_writable"] is False
+    assert seen["secrets"] == []
+    assert _leftovers(job.job_id) == []
+
+
+def test_a_runner_is_given_no_credentials() -> None:
+    with pytest.raises(ValueError, match="no credentials"):
+        _job(["true"], env={"MLFLOW_TRACKING_PASSWORD": "x"})
+
+
+def test_a_job_over_its_time_is_killed_not_left_hanging(tmp_path: Path) -> None:
+    job = _job(["sleep", "600"], timeout_seconds=3)
+    started = time.monotonic()
+    result = _executor(tmp_path).run(job)
+    assert time.monotonic() - started < 60
+    assert result.outcome is Outcome.KILLED
+    assert "ran over its 3 s" in result.reason
+    assert _leftovers(job.job_id) == []
+
+
+def test_a_job_over_its_memory_is_killed_with_the_reason(tmp_path: Path) -> None:
+    hog = "b = bytearray(2 * 1024**3); b[::4096] = b'x' * len(b[::4096])"
+    result = _executor(tmp_path).run(_job(["python", "-c", hog], mem_limit="256m"))
+    assert result.outcome is Outcome.KILLED
+    assert "out of memory" in result.reason
+
+
+def test_a_failing_job_says_so_and_keeps_its_log(tmp_path: Path) -> None:
+    result = _executor(tmp_path).run(_job(["python", "-c", "raise SystemExit('no view')"]))
+    assert result.outcome is Outcome.FAILED
+    assert result.exit_code == 1
+    assert "no view" in result.log_tail
+
+
+def test_no_job_starts_without_a_verified_firewall(tmp_path: Path) -> None:
+    job = _job(["true"])
+    result = _executor(tmp_path, firewall=True).run(job)
+    assert result.outcome is Outcome.REFUSED
+    assert "firewall" in result.reason
+    assert _leftovers(job.job_id) == []
+
+
+def test_running_jobs_are_found_again_and_can_be_cancelled(tmp_path: Path) -> None:
+    executor = _executor(tmp_path)
+    job = _job(["sleep", "600"], timeout_seconds=120)
+    thread = threading.Thread(target=executor.run, args=(job,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while job.job_id not in executor.running():
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        # a fresh executor (the service after a restart) finds it too
+        assert job.job_id in _executor(tmp_path).running()
+        _executor(tmp_path).cancel(job.job_id)
+    finally:
+        thread.join(timeout=120)
+    assert _leftovers(job.job_id) == []
