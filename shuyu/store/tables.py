@@ -1,0 +1,8 @@
+"""Every part's tables, imported once so that the metadata (and Alembic) sees them all."""
+
+from __future__ import annotations
+
+from shuyu.audit import tables as _audit  # noqa: F401 - registers its tables
+from shuyu.store.base import Base
+
+metadata = Base.metadata
