@@ -5,7 +5,8 @@ the view's order, shape [N]: numeric features as float32 raw values (NaN for mis
 the standardisation is inside the graph), string and bool features as int64 category
 codes (vocabulary position + 1, 0 for missing/unknown; the vocabularies travel in the
 model's metadata under `shuyu.preprocessing`). The output `score` is the probability of
-the positive class (classification) or the prediction (regression).
+the positive class (classification) or the prediction (regression). Scoring needs no
+torch: `shuyu.onnx_model`.
 
 Exporter: torch 2.13's default, dynamo-based `torch.onnx.export(..., dynamo=True)`. It
 needs onnxscript, which the `train` extra pins and the notebook image's wheelhouse
@@ -14,22 +15,19 @@ carries, so it works offline; the legacy TorchScript exporter is deprecated.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 import torch
 from torch import nn
 
 from shuyu.fsutil import atomic_write_bytes
+from shuyu.onnx_model import OUTPUT_NAME, PREPROCESSING_KEY
 from shuyu.train.preprocess import CLIP, Preprocessor
 from shuyu.train.private import TrainResult
-
-OUTPUT_NAME = "score"
 
 
 class ViewModel(nn.Module):
@@ -81,7 +79,7 @@ def metadata(result: TrainResult) -> dict[str, str]:
         "shuyu.train_sha256": manifest.train_sha256,
         "shuyu.inputs": "one input per view feature; string/bool features as int64 codes "
         "(shuyu.preprocessing vocabularies, 0 = unknown), numbers as float32",
-        "shuyu.preprocessing": result.preprocessor.to_json(),
+        PREPROCESSING_KEY: result.preprocessor.to_json(),
         "shuyu.dp": "true" if result.dp else "false",
     }
     if result.privacy is not None:
@@ -121,17 +119,3 @@ def save_onnx(result: TrainResult, path: Path) -> onnx.ModelProto:
     proto = to_onnx(result)
     atomic_write_bytes(Path(path), proto.SerializeToString())
     return proto
-
-
-def onnx_predict(proto: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> np.ndarray:
-    import onnxruntime as ort  # noqa: PLC0415 - inference only
-
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    result = session.run([OUTPUT_NAME], inputs)
-    return np.asarray(result[0])
-
-
-def preprocessing_of(proto: onnx.ModelProto) -> dict[str, Any]:
-    props = {p.key: p.value for p in proto.metadata_props}
-    parsed: dict[str, Any] = json.loads(props["shuyu.preprocessing"])
-    return parsed

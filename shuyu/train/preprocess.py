@@ -35,9 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shuyu.data.view_manifest import ViewColumn, ViewManifest
 from shuyu.errors import InputError
+from shuyu.onnx_model import model_inputs, numbers
 
 CLIP = 5.0  # standardised values beyond ±5 carry outliers, not signal
-UNKNOWN_CODE = 0  # missing, rare and unseen categories
 BOOL_VOCABULARY = ("false", "true")
 CATEGORICAL_TYPES = frozenset({"string", "bool"})
 
@@ -93,21 +93,6 @@ class EncodedFeatures:
     codes: np.ndarray  # [N, n_categorical] int64
 
 
-def _raw_numeric(series: pl.Series, column_type: str) -> np.ndarray:
-    """The numbers a numeric feature stands for: dates as days since 1970-01-01."""
-    if column_type == "date":
-        series = series.cast(pl.Date).cast(pl.Int64)
-    elif column_type == "datetime":
-        series = series.cast(pl.Datetime("us")).cast(pl.Int64) / 86_400_000_000
-    return series.cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64)
-
-
-def _as_strings(series: pl.Series, column_type: str) -> pl.Series:
-    if column_type == "bool":
-        return series.cast(pl.Boolean).cast(pl.Utf8).str.to_lowercase()
-    return series.cast(pl.Utf8)
-
-
 def _robust_scaling(values: np.ndarray) -> NumericScaling:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -147,7 +132,7 @@ def fit_preprocessor(
                 vocabulary = [str(v) for v in vocabularies[column.name]]
             else:
                 data_independent = False
-                counts = _as_strings(frame[column.name], column.type).drop_nulls().value_counts()
+                counts = frame[column.name].cast(pl.Utf8).drop_nulls().value_counts()
                 frequent = counts.filter(pl.col("count") >= min_category_count)
                 vocabulary = sorted(str(v) for v in frequent[column.name].to_list())
             encodings.append(
@@ -160,7 +145,7 @@ def fit_preprocessor(
                 scaling = numeric_bounds[column.name]
             else:
                 data_independent = False
-                scaling = _robust_scaling(_raw_numeric(frame[column.name], column.type))
+                scaling = _robust_scaling(numbers(column.type, frame[column.name].to_numpy()))
             encodings.append(
                 FeatureEncoding(name=column.name, type=column.type, kind="numeric", scaling=scaling)
             )
@@ -169,24 +154,6 @@ def fit_preprocessor(
         data_independent=data_independent,
         min_category_count=min_category_count,
     )
-
-
-def category_codes(encoding: FeatureEncoding, series: pl.Series) -> np.ndarray:
-    """Codes of a categorical column: vocabulary position + 1, or 0 for unknown."""
-    lookup = {value: code for code, value in enumerate(encoding.vocabulary or (), start=1)}
-    strings = _as_strings(series, encoding.type)
-    codes: np.ndarray = (
-        strings.replace_strict(lookup, default=UNKNOWN_CODE, return_dtype=pl.Int64)
-        .fill_null(UNKNOWN_CODE)
-        .to_numpy()
-        .astype(np.int64)
-    )
-    return codes
-
-
-def raw_numbers(encoding: FeatureEncoding, series: pl.Series) -> np.ndarray:
-    """The unscaled model input of a numeric feature (float32, NaN for missing)."""
-    return _raw_numeric(series, encoding.type).astype(np.float32)
 
 
 def standardise(scaling: NumericScaling, values: np.ndarray) -> np.ndarray:
@@ -198,22 +165,10 @@ def standardise(scaling: NumericScaling, values: np.ndarray) -> np.ndarray:
     return clipped
 
 
-def raw_inputs(preprocessor: Preprocessor, frame: pl.DataFrame) -> dict[str, np.ndarray]:
-    """One array per feature, as the exported model takes them (codes for categories)."""
-    out: dict[str, np.ndarray] = {}
-    for encoding in preprocessor.features:
-        if encoding.name not in frame.columns:
-            raise InputError("data", "lacks a feature the model needs", value=encoding.name)
-        series = frame[encoding.name]
-        if encoding.kind == "categorical":
-            out[encoding.name] = category_codes(encoding, series)
-        else:
-            out[encoding.name] = raw_numbers(encoding, series)
-    return out
-
-
 def encode(preprocessor: Preprocessor, frame: pl.DataFrame) -> EncodedFeatures:
-    inputs = raw_inputs(preprocessor, frame)
+    """The model's inputs as the network takes them: the exported model's raw inputs
+    (`shuyu.onnx_model.model_inputs`), numbers standardised as its input layer does."""
+    inputs = model_inputs(preprocessor, frame)
     numeric = [
         standardise(f.scaling, inputs[f.name])
         for f in preprocessor.numeric

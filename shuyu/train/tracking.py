@@ -20,7 +20,8 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema, TensorSpec
 
 from shuyu.errors import ShuyuError
-from shuyu.train.export import OUTPUT_NAME, to_onnx
+from shuyu.onnx_model import OUTPUT_NAME
+from shuyu.train.export import to_onnx
 from shuyu.train.private import TrainResult
 
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"

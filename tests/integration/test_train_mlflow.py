@@ -16,11 +16,11 @@ import pytest
 
 from shuyu.data.pipeline import build_demo_views
 from shuyu.hub.mlflow_credentials import partner_mlflow_env
+from shuyu.onnx_model import model_inputs as raw_inputs
+from shuyu.onnx_model import onnx_predict
 from shuyu.policy import load_policies
 from shuyu.settings import PlatformSettings
-from shuyu.train.export import onnx_predict
 from shuyu.train.metrics import roc_auc
-from shuyu.train.preprocess import raw_inputs
 from shuyu.train.run import train_and_log
 from tests.integration.mlflow_server import MlflowServer
 

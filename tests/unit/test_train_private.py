@@ -4,6 +4,8 @@ model scores like the torch model."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +15,12 @@ import torch
 from torch import nn
 
 from shuyu.errors import InputError, ShuyuError
+from shuyu.onnx_model import UNKNOWN_CODE, OnnxModel, model_inputs
 from shuyu.policy.models import DPBudget
 from shuyu.train.accounting import privacy_spent, resolve_budget
-from shuyu.train.export import onnx_predict, preprocessing_of, to_onnx, view_model
+from shuyu.train.export import to_onnx, view_model
 from shuyu.train.metrics import roc_auc
-from shuyu.train.preprocess import (
-    UNKNOWN_CODE,
-    NumericScaling,
-    encode,
-    fit_preprocessor,
-    raw_inputs,
-)
+from shuyu.train.preprocess import NumericScaling, encode, fit_preprocessor
 from shuyu.train.private import TrainResult, fit, predict
 from shuyu.train.view import AuthorisedView, load_view, view_directory
 from tests.unit.bank_credit_view import write_bank_credit_view
@@ -135,7 +132,7 @@ def test_preprocessing_vocabularies_and_scaling(view: AuthorisedView) -> None:
     assert "Z" not in (
         next(f for f in rare_pre.features if f.name == "credit_level").vocabulary or []
     )
-    codes = raw_inputs(rare_pre, rare)["credit_level"]
+    codes = model_inputs(rare_pre, rare)["credit_level"]
     assert (codes[:3] == UNKNOWN_CODE).all()
     assert (codes[3:] == 1).all()
     encoded = encode(pre, frame)
@@ -168,27 +165,50 @@ def test_onnx_model_takes_the_view_features_and_matches_torch(trained: TrainResu
         .otherwise(pl.col("total_assets"))
         .alias("total_assets")
     )  # missing values take the same path in both
-    inputs = raw_inputs(trained.preprocessor, frame)
-    from_onnx = onnx_predict(proto, inputs)
+    model = OnnxModel.load(proto.SerializeToString())
+    inputs = model.inputs(frame)  # from the model's own metadata, without torch
+    from_onnx = model.predict(inputs)
     with torch.no_grad():
         from_torch = view_model(trained)(
             *(torch.from_numpy(inputs[n]) for n in trained.view.manifest.feature_names)
         ).numpy()
     np.testing.assert_allclose(from_onnx, from_torch, rtol=0, atol=1e-5)
     np.testing.assert_allclose(from_torch, predict(trained, frame), rtol=0, atol=1e-6)
-    assert preprocessing_of(proto) == trained.preprocessor.model_dump(mode="json")
-    props = {p.key: p.value for p in proto.metadata_props}
-    assert props["shuyu.dp"] == "true"
-    assert props["shuyu.scenario"] == "bank_credit"
+    assert model.preprocessing == trained.preprocessor.model_dump(mode="json")
+    assert model.input_names == trained.view.manifest.feature_names
+    assert model.metadata["shuyu.dp"] == "true"
+    assert model.metadata["shuyu.scenario"] == "bank_credit"
+    np.testing.assert_array_equal(model.score(frame), from_onnx)
+
+
+def test_a_container_without_torch_or_polars_scores_view_columns(
+    trained: TrainResult, tmp_path: Path
+) -> None:
+    """What a production run does: load the ONNX file and score columns of the view
+    with nothing but numpy and onnxruntime (torch and polars cannot be imported)."""
+    frame = holdout(trained.view)
+    (tmp_path / "model.onnx").write_bytes(to_onnx(trained).SerializeToString())
+    np.savez(tmp_path / "columns.npz", **{n: frame[n].to_numpy() for n in frame.columns})
+    script = (
+        "import sys; sys.modules['torch'] = None; sys.modules['polars'] = None\n"
+        "import numpy as np\n"
+        "from shuyu.onnx_model import OnnxModel\n"
+        f"model = OnnxModel.load({str(tmp_path / 'model.onnx')!r})\n"
+        f"columns = dict(np.load({str(tmp_path / 'columns.npz')!r}, allow_pickle=True))\n"
+        f"np.save({str(tmp_path / 'scores.npy')!r}, model.score(columns))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    scores = np.load(tmp_path / "scores.npy")
+    np.testing.assert_allclose(scores, predict(trained, frame), rtol=0, atol=1e-5)
 
 
 def test_view_directory_comes_from_the_sandbox_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("SHUYU_DATA", str(tmp_path))
-    monkeypatch.setenv("SHUYU_SCENARIOS", "bank_credit")
+    monkeypatch.setenv("SHUYU_SCENARIO", "bank_credit")
     assert view_directory() == tmp_path / "bank_credit"
-    monkeypatch.setenv("SHUYU_SCENARIOS", "a,b")
+    monkeypatch.delenv("SHUYU_SCENARIO")
     with pytest.raises(InputError, match="name the scenario"):
         view_directory()
     with pytest.raises(InputError, match="no view manifest"):
@@ -203,5 +223,5 @@ def test_a_feature_suppressed_everywhere_stays_an_input_carrying_only_missing(
     pre = fit_preprocessor(view.manifest, blank)
     year = next(f for f in pre.features if f.name == "established_year")
     assert year.scaling == NumericScaling(centre=0.0, scale=1.0)
-    assert "established_year" in raw_inputs(pre, blank)
+    assert "established_year" in model_inputs(pre, blank)
     assert np.isfinite(encode(pre, blank).numeric).all()
