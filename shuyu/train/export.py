@@ -1,10 +1,11 @@
 """Export a trained model to ONNX, the only model format that leaves a sandbox.
 
-The graph takes one input per feature of the view, named exactly as the feature and in
-the view's order, shape [N]: numeric features as float32 raw values (NaN for missing;
-the standardisation is inside the graph), string and bool features as int64 category
-codes (vocabulary position + 1, 0 for missing/unknown; the vocabularies travel in the
-model's metadata under `shuyu.preprocessing`). The output `score` is the probability of
+The graph takes one input per feature it was trained on (the view's, or the subset
+asked for), named exactly as the feature and in the view's order, shape [N]: numeric
+features as float32 raw values (NaN for missing; the standardisation is inside the
+graph), string and bool features as int64 category codes (vocabulary position + 1, 0
+for missing/unknown; the vocabularies travel in the model's metadata under
+`shuyu.preprocessing`). The output `score` is the probability of
 the positive class (classification) or the prediction (regression). Scoring needs no
 torch: `shuyu.onnx_model`.
 
@@ -77,7 +78,7 @@ def metadata(result: TrainResult) -> dict[str, str]:
     props = {
         "shuyu.scenario": manifest.scenario,
         "shuyu.train_sha256": manifest.train_sha256,
-        "shuyu.inputs": "one input per view feature; string/bool features as int64 codes "
+        "shuyu.inputs": "one input per feature trained on; string/bool features as int64 codes "
         "(shuyu.preprocessing vocabularies, 0 = unknown), numbers as float32",
         PREPROCESSING_KEY: result.preprocessor.to_json(),
         "shuyu.dp": "true" if result.dp else "false",
@@ -92,7 +93,7 @@ def metadata(result: TrainResult) -> dict[str, str]:
 
 def to_onnx(result: TrainResult) -> onnx.ModelProto:
     model = view_model(result)
-    names = result.view.manifest.feature_names
+    names = [f.name for f in result.preprocessor.features]  # the view's, or a subset of them
     batch = torch.export.Dim("batch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's chatter about treespecs and axes

@@ -113,7 +113,10 @@ def fit_preprocessor(
     min_category_count: int = 10,
     vocabularies: Mapping[str, Sequence[str]] | None = None,
     numeric_bounds: Mapping[str, NumericScaling] | None = None,
+    features: Sequence[str] | None = None,
 ) -> Preprocessor:
+    """The preprocessing of the view's features, or of the subset `features` (kept in
+    the view's order)."""
     vocabularies = dict(vocabularies or {})
     numeric_bounds = dict(numeric_bounds or {})
     known = set(manifest.feature_names)
@@ -122,9 +125,12 @@ def fit_preprocessor(
             raise InputError(
                 "preprocessing", "names a column that is not a feature of the view", value=name
             )
+    chosen = _chosen_features(manifest, features)
     data_independent = True
     encodings: list[FeatureEncoding] = []
     for column in manifest.features:
+        if column.name not in chosen:
+            continue
         if column.type in CATEGORICAL_TYPES:
             if column.type == "bool":
                 vocabulary = list(BOOL_VOCABULARY)
@@ -154,6 +160,26 @@ def fit_preprocessor(
         data_independent=data_independent,
         min_category_count=min_category_count,
     )
+
+
+def _chosen_features(manifest: ViewManifest, features: Sequence[str] | None) -> set[str]:
+    names = manifest.feature_names
+    if features is None:
+        return set(names)
+    unknown = [f for f in features if f not in names]
+    if unknown:
+        raise InputError(
+            "features",
+            f"not features of view {manifest.scenario}",
+            value=unknown,
+            hint=f"choose among {', '.join(names)}",
+        )
+    repeated = sorted({f for f in features if list(features).count(f) > 1})
+    if repeated:
+        raise InputError("features", "are listed more than once", value=repeated)
+    if not features:
+        raise InputError("features", "is empty", hint="name at least one feature, or leave it out")
+    return set(features)
 
 
 def standardise(scaling: NumericScaling, values: np.ndarray) -> np.ndarray:

@@ -6,9 +6,10 @@
     result.privacy.epsilon  # ≤ the scenario's ε, by Opacus's PRV accountant
 
 Batches are Poisson-sampled (each row independently with probability q = batch/N), the
-sampling the accountants assume. Per-sample clipping and noise use the book-keeping
-fast path when the model is made of Linear/Embedding layers (`grad_mode="auto"`), and
-Opacus's GradSampleModule + DPOptimizer otherwise; both give the same gradient (tested).
+sampling the accountants assume. The gradient of a step comes from one of the steps of
+`shuyu.train.steps`: the book-keeping fast path when the model is made of the layers it
+supports (`grad_mode="auto"`), Opacus's GradSampleModule + DPOptimizer otherwise; both
+give Opacus's clipped sum and noise distribution (tested).
 
 The training loss and AUC recorded per epoch are plain (non-private) aggregates over the
 whole training split, for the partner's own monitoring; the model is what DP protects.
@@ -17,23 +18,22 @@ whole training split, for the partner's own monitoring; the model is what DP pro
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from math import nan
 
 import numpy as np
 import torch
 from torch import nn
 
-from shuyu.errors import ShuyuError
+from shuyu.errors import InputError, ShuyuError
 from shuyu.train.accounting import PrivacySpent, calibrate_noise, privacy_spent, resolve_budget
-from shuyu.train.bookkeeping import BookkeepingClipper, ineligible_modules, supported_layers
 from shuyu.train.metrics import roc_auc
 from shuyu.train.models import TabularMLP
 from shuyu.train.preprocess import Preprocessor, encode, fit_preprocessor, label_values
+from shuyu.train.steps import STEPS, GradMode, StepSetup, choose_step
 from shuyu.train.view import AuthorisedView
 
-GradMode = Literal["auto", "bookkeeping", "opacus"]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -96,18 +96,61 @@ def _flat_output(output: torch.Tensor, batch_size: int) -> torch.Tensor:
     return output
 
 
-def _choose_grad_mode(model: nn.Module, grad_mode: GradMode) -> str:
-    bad = ineligible_modules(model)
-    if grad_mode == "auto":
-        return "opacus" if bad else "bookkeeping"
-    if grad_mode == "bookkeeping" and bad:
-        raise ShuyuError(
-            f"grad_mode='bookkeeping' needs {supported_layers()} layers only; not: {', '.join(bad)}"
-        )
-    return grad_mode
+@dataclass(frozen=True)
+class _Encoded:
+    """The training split as tensors."""
+
+    numeric: torch.Tensor
+    codes: torch.Tensor
+    target: torch.Tensor
+
+    @property
+    def rows(self) -> int:
+        return int(self.numeric.shape[0])
 
 
-def fit(  # noqa: PLR0912, PLR0915 - one training loop, read top to bottom
+@dataclass(frozen=True)
+class _Schedule:
+    """Poisson sampling: each row in a batch independently with probability q."""
+
+    sample_rate: float
+    steps_per_epoch: int
+    epochs: int
+    expected_batch_size: float
+
+    @classmethod
+    def poisson(cls, rows: int, batch_size: int, epochs: int) -> _Schedule:
+        sample_rate = min(1.0, batch_size / rows)
+        steps = max(1, int(1 / sample_rate))  # as Opacus's Poisson sampler
+        return cls(sample_rate, steps, epochs, sample_rate * rows)
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The (ε, δ) a private run targets and the noise multiplier that buys it."""
+
+    epsilon: float
+    delta: float
+    noise_multiplier: float
+
+    @classmethod
+    def of(
+        cls, view: AuthorisedView, schedule: _Schedule, epsilon: float | None, delta: float | None
+    ) -> _Budget:
+        manifest = view.manifest
+        epsilon, delta = resolve_budget(manifest.dp, manifest.scenario, epsilon, delta)
+        sigma = calibrate_noise(epsilon, delta, schedule.sample_rate, schedule.total_steps)
+        return cls(epsilon, delta, sigma)
+
+    def spent(self, schedule: _Schedule, steps: int) -> PrivacySpent:
+        return privacy_spent(self.noise_multiplier, schedule.sample_rate, steps, self.delta)
+
+
+def fit(
     view: AuthorisedView,
     model: nn.Module | None = None,
     *,
@@ -122,12 +165,15 @@ def fit(  # noqa: PLR0912, PLR0915 - one training loop, read top to bottom
     grad_mode: GradMode = "auto",
     loss_fn: LossFn | None = None,
     preprocessor: Preprocessor | None = None,
+    features: Sequence[str] | None = None,
     seed: int = 0,
     threads: int | None = None,
     evaluate_each_epoch: bool = True,
 ) -> TrainResult:
     """Train `model` (default: a TabularMLP for the view) with DP-SGD within the
     scenario's budget. `epsilon`/`delta` may only be lower than the budget's.
+    `features` trains on a subset of the view's features (the model's inputs are then
+    exactly those, in the view's order).
 
     The model takes (numeric [B, n] float32, codes [B, k] int64) and returns [B] or
     [B, 1]; `loss_fn(output, target)` must return per-sample losses.
@@ -138,126 +184,129 @@ def fit(  # noqa: PLR0912, PLR0915 - one training loop, read top to bottom
         torch.set_num_threads(threads)
     manifest = view.manifest
     task = manifest.label.task
-    preprocessor = preprocessor or fit_preprocessor(manifest, view.frame)
-    features = encode(preprocessor, view.frame)
-    numeric = torch.from_numpy(features.numeric)
-    codes = torch.from_numpy(features.codes)
-    target = torch.from_numpy(label_values(manifest.label, view.frame, task))
-    n = numeric.shape[0]
-    if n == 0:
+    preprocessor = _preprocessor(view, preprocessor, features)
+    data = _encoded(view, preprocessor)
+    if data.rows == 0:
         raise ShuyuError(f"view {manifest.scenario} has no training rows")
 
     torch.manual_seed(seed)
     if model is None:
         model = TabularMLP(len(preprocessor.numeric), preprocessor.vocabulary_sizes)
     loss_fn = loss_fn or default_loss(task)
-    sample_rate = min(1.0, batch_size / n)
-    steps_per_epoch = max(1, int(1 / sample_rate))  # as Opacus's Poisson sampler
-    total_steps = epochs * steps_per_epoch
-    expected_batch_size = sample_rate * n
-
-    noise_multiplier = 0.0
-    target_epsilon = target_delta = None
-    if private:
-        target_epsilon, target_delta = resolve_budget(
-            manifest.dp, manifest.scenario, epsilon, delta
-        )
-        noise_multiplier = calibrate_noise(target_epsilon, target_delta, sample_rate, total_steps)
-        mode = _choose_grad_mode(model, grad_mode)
-    else:
-        mode = "none"
-
-    base_optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=momentum)
-    sampler = torch.Generator().manual_seed(seed)
-    noise_generator = torch.Generator().manual_seed(seed + 1)
-    step: Callable[[torch.Tensor], None]
-    clipper: BookkeepingClipper | None = None
-    trained: nn.Module = model
+    schedule = _Schedule.poisson(data.rows, batch_size, epochs)
+    budget = _Budget.of(view, schedule, epsilon, delta) if private else None
+    mode = choose_step(model, grad_mode, private=private)
 
     def batch_loss(module: nn.Module, idx: torch.Tensor) -> torch.Tensor:
-        out = _flat_output(module(numeric[idx], codes[idx]), len(idx))
-        return per_sample_loss(loss_fn(out, target[idx]), len(idx))
+        out = _flat_output(module(data.numeric[idx], data.codes[idx]), len(idx))
+        return per_sample_loss(loss_fn(out, data.target[idx]), len(idx))
 
-    if mode == "bookkeeping":
-        clipper = BookkeepingClipper(
-            model, max_grad_norm=max_grad_norm, noise_multiplier=noise_multiplier
-        )
-
-        def step(idx: torch.Tensor) -> None:
-            assert clipper is not None
-            clipper.clipped_noised_gradients(
-                batch_loss(model, idx),
-                expected_batch_size=expected_batch_size,
-                generator=noise_generator,
-            )
-            base_optimizer.step()
-
-    elif mode == "opacus":
-        from opacus import GradSampleModule  # noqa: PLC0415 - only for the fallback
-        from opacus.optimizers import DPOptimizer  # noqa: PLC0415
-
-        gsm = GradSampleModule(model, loss_reduction="mean")
-        dp_optimizer = DPOptimizer(
-            base_optimizer,
-            noise_multiplier=noise_multiplier,
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=momentum)
+    sampler = torch.Generator().manual_seed(seed)
+    step = STEPS[mode](
+        StepSetup(
+            model=model,
+            optimizer=optimizer,
+            batch_loss=batch_loss,
             max_grad_norm=max_grad_norm,
-            expected_batch_size=max(1, round(expected_batch_size)),
-            loss_reduction="mean",
-            generator=noise_generator,
+            noise_multiplier=budget.noise_multiplier if budget else 0.0,
+            expected_batch_size=schedule.expected_batch_size,
+            noise=torch.Generator().manual_seed(seed + 1),
         )
-        trained = gsm
-
-        def step(idx: torch.Tensor) -> None:
-            dp_optimizer.zero_grad()
-            batch_loss(gsm, idx).mean().backward()  # type: ignore[no-untyped-call]
-            dp_optimizer.step()
-
-    else:
-
-        def step(idx: torch.Tensor) -> None:
-            base_optimizer.zero_grad()
-            batch_loss(model, idx).mean().backward()  # type: ignore[no-untyped-call]
-            base_optimizer.step()
+    )
 
     history: list[EpochMetrics] = []
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        trained.train()
-        if clipper is not None:
-            with clipper.active():
-                for _ in range(steps_per_epoch):
-                    step(_poisson_batch(n, sample_rate, sampler))
-        else:
-            for _ in range(steps_per_epoch):
-                step(_poisson_batch(n, sample_rate, sampler))
+        with step.epoch():
+            for _ in range(schedule.steps_per_epoch):
+                step(_poisson_batch(data.rows, schedule.sample_rate, sampler))
         seconds = time.perf_counter() - started
-        loss_value, auc = (float("nan"), None)
-        if evaluate_each_epoch or epoch == epochs:
-            loss_value, auc = _evaluate(
-                model, numeric=numeric, codes=codes, target=target, loss_fn=loss_fn, task=task
-            )
+        measured = evaluate_each_epoch or epoch == epochs
+        loss_value, auc = _evaluate(model, data, loss_fn, task) if measured else (nan, None)
         spent = (
-            privacy_spent(
-                noise_multiplier, sample_rate, epoch * steps_per_epoch, target_delta
-            ).epsilon
-            if private and target_delta is not None and (evaluate_each_epoch or epoch == epochs)
+            budget.spent(schedule, epoch * schedule.steps_per_epoch).epsilon
+            if budget and measured
             else None
         )
         history.append(EpochMetrics(epoch, loss_value, auc, spent, seconds))
 
-    privacy = (
-        privacy_spent(noise_multiplier, sample_rate, total_steps, target_delta)
-        if private and target_delta is not None
-        else None
-    )
-    if privacy is not None and target_epsilon is not None and privacy.epsilon > target_epsilon:
+    privacy = budget.spent(schedule, schedule.total_steps) if budget else None
+    if privacy is not None and budget is not None and privacy.epsilon > budget.epsilon:
         # calibration searched for σ with ε ≤ target, so this is a bug, never a silent overspend
         raise ShuyuError(
-            f"spent ε={privacy.epsilon:.4f} exceeds the target {target_epsilon}: model discarded"
+            f"spent ε={privacy.epsilon:.4f} exceeds the target {budget.epsilon}: model discarded"
         )
     model.eval()
+    return TrainResult(
+        model=model,
+        preprocessor=preprocessor,
+        view=view,
+        dp=private,
+        privacy=privacy,
+        grad_mode=mode,
+        params=_params(
+            model,
+            preprocessor,
+            schedule,
+            budget,
+            mode=mode,
+            rows=data.rows,
+            seed=seed,
+            learning_rate=learning_rate,
+            momentum=momentum,
+            max_grad_norm=max_grad_norm,
+            batch_size=batch_size,
+        ),
+        history=history,
+    )
+
+
+def _preprocessor(
+    view: AuthorisedView, given: Preprocessor | None, features: Sequence[str] | None
+) -> Preprocessor:
+    if given is None:
+        return fit_preprocessor(view.manifest, view.frame, features=features)
+    if features is not None and [f.name for f in given.features] != [
+        name for name in view.manifest.feature_names if name in set(features)
+    ]:
+        raise InputError(
+            "features",
+            "differ from the features of the preprocessor given",
+            value=list(features),
+            hint="pass one of them, or a preprocessor fitted on these features",
+        )
+    return given
+
+
+def _encoded(view: AuthorisedView, preprocessor: Preprocessor) -> _Encoded:
+    encoded = encode(preprocessor, view.frame)
+    return _Encoded(
+        numeric=torch.from_numpy(encoded.numeric),
+        codes=torch.from_numpy(encoded.codes),
+        target=torch.from_numpy(
+            label_values(view.manifest.label, view.frame, view.manifest.label.task)
+        ),
+    )
+
+
+def _params(
+    model: nn.Module,
+    preprocessor: Preprocessor,
+    schedule: _Schedule,
+    budget: _Budget | None,
+    *,
+    mode: str,
+    rows: int,
+    seed: int,
+    learning_rate: float,
+    momentum: float,
+    max_grad_norm: float,
+    batch_size: int,
+) -> dict[str, object]:
+    """The run's parameters as MLflow records them."""
     params: dict[str, object] = {
-        "epochs": epochs,
+        "epochs": schedule.epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "momentum": momentum,
@@ -266,28 +315,20 @@ def fit(  # noqa: PLR0912, PLR0915 - one training loop, read top to bottom
         "sampling": "poisson",
         "grad_mode": mode,
         "model": type(model).__name__,
-        "n_train": n,
+        "n_train": rows,
         "preprocessing_data_independent": preprocessor.data_independent,
+        "features": ",".join(f.name for f in preprocessor.features),
     }
-    if private:
+    if budget is not None:
         params |= {
-            "target_epsilon": target_epsilon,
-            "target_delta": target_delta,
+            "target_epsilon": budget.epsilon,
+            "target_delta": budget.delta,
             "max_grad_norm": max_grad_norm,
-            "noise_multiplier": noise_multiplier,
-            "sample_rate": sample_rate,
-            "steps": total_steps,
+            "noise_multiplier": budget.noise_multiplier,
+            "sample_rate": schedule.sample_rate,
+            "steps": schedule.total_steps,
         }
-    return TrainResult(
-        model=model,
-        preprocessor=preprocessor,
-        view=view,
-        dp=private,
-        privacy=privacy,
-        grad_mode=mode,
-        params=params,
-        history=history,
-    )
+    return params
 
 
 def _poisson_batch(n: int, sample_rate: float, generator: torch.Generator) -> torch.Tensor:
@@ -296,18 +337,13 @@ def _poisson_batch(n: int, sample_rate: float, generator: torch.Generator) -> to
 
 @torch.no_grad()
 def _evaluate(
-    model: nn.Module,
-    *,
-    numeric: torch.Tensor,
-    codes: torch.Tensor,
-    target: torch.Tensor,
-    loss_fn: LossFn,
-    task: str,
+    model: nn.Module, data: _Encoded, loss_fn: LossFn, task: str
 ) -> tuple[float, float | None]:
     model.eval()
-    out = _flat_output(model(numeric, codes), numeric.shape[0])
-    loss = float(per_sample_loss(loss_fn(out, target), numeric.shape[0]).mean())
-    auc = roc_auc(target.numpy(), out.numpy()) if task == "classification" else None
+    rows = data.rows
+    out = _flat_output(model(data.numeric, data.codes), rows)
+    loss = float(per_sample_loss(loss_fn(out, data.target), rows).mean())
+    auc = roc_auc(data.target.numpy(), out.numpy()) if task == "classification" else None
     return loss, auc
 
 

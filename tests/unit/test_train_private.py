@@ -181,6 +181,20 @@ def test_onnx_model_takes_the_view_features_and_matches_torch(trained: TrainResu
     np.testing.assert_array_equal(model.score(frame), from_onnx)
 
 
+def test_training_on_a_subset_of_features_gives_a_model_of_exactly_those(
+    view: AuthorisedView,
+) -> None:
+    asked = ["credit_level", "total_assets", "established_year"]
+    result = fit(view, epochs=1, features=asked, evaluate_each_epoch=False)
+    in_view_order = [n for n in view.manifest.feature_names if n in asked]
+    assert [f.name for f in result.preprocessor.features] == in_view_order
+    assert [i.name for i in to_onnx(result).graph.input] == in_view_order
+    with pytest.raises(InputError, match=r"features: not features of view bank_credit"):
+        fit(view, epochs=1, features=["uscc"])
+    with pytest.raises(InputError, match="differ from the features of the preprocessor"):
+        fit(view, epochs=1, features=asked[:1], preprocessor=result.preprocessor)
+
+
 def test_a_container_without_torch_or_polars_scores_view_columns(
     trained: TrainResult, tmp_path: Path
 ) -> None:
