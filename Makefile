@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q torch==2.13.0
-	$(VENV)/bin/pip install -q -e '.[dev,data,hub,train,tracking-server]'
+	$(VENV)/bin/pip install -q -e '.[dev,data,hub,train,tracking-server,service,runner]'
 	touch $@
 
 setup: $(VENV)/.installed

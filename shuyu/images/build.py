@@ -35,11 +35,14 @@ BUILDER = "builder"
 
 @dataclass(frozen=True)
 class AppImage:
-    """An application image: its folder under images/, shuyu's extra, its final base."""
+    """An application image: its folder under images/, shuyu's extra, its final base;
+    `on_top_of` another application image instead (it adds packages to that one's venv
+    and takes shuyu from it)."""
 
     name: str
     extra: str
     base: BaseSpec
+    on_top_of: str | None = None
 
 
 APPS = {
@@ -48,6 +51,8 @@ APPS = {
         AppImage("notebook", "train", BASE),
         AppImage("hub", "hub", BASE_HUB),
         AppImage("mlflow", "tracking-server", BASE),
+        AppImage("runner", "runner", BASE, on_top_of="notebook"),
+        AppImage("service", "service", BASE),
     )
 }
 APP_IMAGES = tuple(APPS)
@@ -93,6 +98,8 @@ def _context(app: AppImage, context: Path, wheels: Path, shuyu_whl: Path, say: S
     if app.name == "hub":
         shutil.copytree(proxy_prefix(say), context / "chp", symlinks=True)
         shutil.copy2(REPO / "hub" / "jupyterhub_config.py", context / "jupyterhub_config.py")
+    if app.name == "runner":
+        shutil.copytree(REPO / "notebooks", context / "notebooks")
 
 
 def _content_hash(context: Path, own_wheel: Path | None, upstream: Sequence[str]) -> str:
@@ -179,12 +186,17 @@ def build_app_image(
         context = Path(tmp)
         _context(app, context, wheels, shuyu_whl, say)
         own = context / "shuyu-wheel" / shuyu_whl.name
-        content = _content_hash(context, own, [base_id, builder_id, app.extra])
+        upstream = [base_id, builder_id, app.extra]
         buildargs = {
             "BASE_IMAGE": base_image,
             "BUILDER_IMAGE": builder_image,
             "SHUYU_EXTRA": app.extra,
         }
+        if app.on_top_of is not None:
+            below = f"{repository(app.on_top_of)}:local"
+            upstream.append(_image_id_of(below, app.on_top_of))
+            buildargs[f"{app.on_top_of.upper()}_IMAGE"] = below
+        content = _content_hash(context, own, upstream)
         return _build_or_retag(
             app.name, context, content, buildargs=buildargs, say=say, started=started
         )

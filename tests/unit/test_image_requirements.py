@@ -17,7 +17,12 @@ from shuyu.errors import InputError
 from shuyu.images.wheelhouse import read_pins
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE_EXTRAS = {"notebook": "train", "hub": "hub", "mlflow": "tracking-server"}
+IMAGE_EXTRAS = {
+    "notebook": "train",
+    "hub": "hub",
+    "mlflow": "tracking-server",
+    "service": "service",
+}
 
 
 def _with_extras(requirement: Requirement) -> list[Requirement]:
