@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.integration.platform_fixture",
     "tests.integration.mlflow_server",
+    "tests.database_urls",
 ]

@@ -16,7 +16,10 @@ from pathlib import Path
 
 from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_bytes
+from shuyu.registry.approval import ApprovalRecord, approval_tags
+from shuyu.registry.approved import APPROVED_ALIAS
 from shuyu.registry.digests import DIGESTS_TAG, directory_digests, encode, sha256_bytes
+from shuyu.tracking.experiments import REGISTRY_EXPERIMENT
 from shuyu.tracking.store_client import MlflowStore, ModelVersion
 
 MODEL_DIR = "model"
@@ -95,3 +98,34 @@ def register_copy(
 def snapshot_into_temp(store: MlflowStore, run_id: str) -> ModelSnapshot:
     """A snapshot in a new temporary directory (the caller removes it)."""
     return snapshot_model(store, run_id, Path(tempfile.mkdtemp(prefix="shuyu-snapshot.")))
+
+
+@dataclass(frozen=True)
+class GateRegistrar:
+    """The review service's registrar: registers a checked model as `approved`."""
+
+    store: MlflowStore
+    approval_key: bytes
+
+    def register(self, model_dir: Path, model_name: str, record: ApprovalRecord) -> tuple[str, str]:
+        snapshot = ModelSnapshot(record.run_id, "", model_dir, directory_digests(model_dir))
+        if snapshot.digests != record.model_digests:
+            raise ShuyuError("the model files differ from those the reviewers approved")
+        version = register_copy(
+            self.store,
+            snapshot,
+            model_name=model_name,
+            registry_experiment_id=self._registry_experiment(),
+            tags={
+                **approval_tags(record, self.approval_key),
+                "shuyu.submission": record.submission_id,
+                "shuyu.report_sha256": record.report_sha256,
+                "shuyu.notebook_sha256": record.notebook_sha256,
+                "shuyu.spec_sha256": record.spec_sha256,
+            },
+        )
+        self.store.set_alias(model_name, APPROVED_ALIAS, version.version)
+        return model_name, version.version
+
+    def _registry_experiment(self) -> str:
+        return self.store.experiment_id(REGISTRY_EXPERIMENT)

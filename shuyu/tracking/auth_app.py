@@ -22,9 +22,13 @@ from typing import Any
 from flask import Flask
 from starlette.concurrency import run_in_threadpool
 
-from shuyu.audit.events import audit_event, log_to_stderr
+from shuyu.audit.events import audit_event, install_sink, log_to_stderr
 from shuyu.policy import load_policies
-from shuyu.settings import MlflowServerSettings
+from shuyu.registry.approval import APPROVAL_TAG, SIGNATURE_TAG
+from shuyu.registry.approval import verify as verify_approval
+from shuyu.registry.approved import APPROVED_ALIAS
+from shuyu.secrets import read_secret
+from shuyu.settings import MlflowServerSettings, PlatformSettings
 from shuyu.tracking.admin_client import GATE_USERNAME
 from shuyu.tracking.endpoints import READ_METHODS, Access, classify, graphql_access, route_of
 from shuyu.tracking.guard import Decision, Principal, decide, decide_write
@@ -63,6 +67,7 @@ def create_app(app: Flask | None = None) -> Any:
     from mlflow.server import auth as basic_auth  # noqa: PLC0415
 
     log_to_stderr()
+    install_sink(PlatformSettings.from_env().db_url)
     served = basic_auth.create_app(app if app is not None else mlflow_app)
     if isinstance(served, Flask):
         # gunicorn / waitress serve Flask alone: FastAPI's native routes would be
@@ -238,6 +243,11 @@ class RegistryGuard:
         if access is not Access.OPEN:
             principal = await run_in_threadpool(authenticate, header)
             decision = decide(access, principal)
+            if decision.allowed and is_alias_write(method, path):
+                body, receive = await _buffer(receive)
+                refused = await run_in_threadpool(approved_alias_refusal, body)
+                if refused is not None:
+                    decision = Decision(False, 403, refused)
             _audit_guard(method, path, access, claimed, decision)
             if not decision.allowed:
                 await _refuse(send, decision.status, decision.reason)
@@ -298,6 +308,37 @@ async def _buffer(receive: Receive) -> tuple[bytes | None, Receive]:
         return await receive()
 
     return body, replay
+
+
+def is_alias_write(method: str, path: str) -> bool:
+    return method == "POST" and route_of(path) == "/mlflow/registered-models/alias"
+
+
+def approved_alias_refusal(body: bytes | None) -> str | None:
+    """Why `approved` may not point at the version this alias request names (None: it
+    may, or the request sets another alias). Reads the version's tags from MLflow's own
+    registry store and verifies the approval record's signature."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return "the alias request is not JSON"
+    if not isinstance(payload, dict) or payload.get("alias") != APPROVED_ALIAS:
+        return None
+    from mlflow.server.handlers import _get_model_registry_store  # noqa: PLC0415
+
+    try:
+        store: Any = _get_model_registry_store()
+        version = store.get_model_version(
+            str(payload.get("name", "")), str(payload.get("version", ""))
+        )
+    except Exception:
+        return "no such model version"
+    tags = dict(version.tags or {})
+    key_file = MlflowServerSettings.from_env().mlflow_approval_key_file
+    if key_file is None:
+        return "this server has no approval key: nothing can be approved"
+    key = read_secret(key_file)
+    return verify_approval(tags.get(APPROVAL_TAG), tags.get(SIGNATURE_TAG), key.encode())
 
 
 def graphql_document(body: bytes) -> str | None:

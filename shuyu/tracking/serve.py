@@ -18,7 +18,13 @@ from typing import NoReturn
 
 from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_text
-from shuyu.secrets import MLFLOW_ADMIN_PASSWORD, MLFLOW_GATE_PASSWORD, ensure_secret, read_secret
+from shuyu.secrets import (
+    APPROVAL_KEY,
+    MLFLOW_ADMIN_PASSWORD,
+    MLFLOW_GATE_PASSWORD,
+    ensure_secret,
+    read_secret,
+)
 from shuyu.settings import MlflowServerSettings, PlatformSettings
 from shuyu.tracking.admin_client import ADMIN_USERNAME
 
@@ -66,6 +72,11 @@ class ServeOptions:
         """The gate's password, readable by the service user for `shuyu mlflow bootstrap`."""
         return self.auth_dir / MLFLOW_GATE_PASSWORD
 
+    @property
+    def approval_key_copy(self) -> Path:
+        """The approval key, readable by the service user for the registry guard."""
+        return self.auth_dir / APPROVAL_KEY
+
     def resolved_backend(self) -> str:
         return (
             self.backend_store_uri
@@ -107,11 +118,13 @@ def prepare(options: ServeOptions) -> dict[str, str]:
     """Write the private auth configuration; return the server's environment."""
     admin_password = read_secret(options.secrets / MLFLOW_ADMIN_PASSWORD)
     gate_password = read_secret(options.secrets / MLFLOW_GATE_PASSWORD)
+    approval_key = read_secret(options.secrets / APPROVAL_KEY)
     options.auth_dir.mkdir(parents=True, exist_ok=True)
     options.auth_dir.chmod(0o700)
     database_uri = f"sqlite:///{options.auth_dir / 'basic_auth.db'}"
     atomic_write_text(options.auth_ini, auth_ini_text(admin_password, database_uri), mode=0o600)
     atomic_write_text(options.gate_password_copy, gate_password + "\n", mode=0o600)
+    atomic_write_text(options.approval_key_copy, approval_key + "\n", mode=0o600)
     # CSRF key for the sign-up form: stable across workers and restarts
     flask_key = ensure_secret(options.auth_dir / "flask_secret_key", nbytes=32)
     Path(options.resolved_artifacts()).mkdir(parents=True, exist_ok=True)
@@ -125,6 +138,7 @@ def prepare(options: ServeOptions) -> dict[str, str]:
             "MLFLOW_BASIC_AUTH_FAIL_CLOSED": "true",
             # where the guard measures each experiment's artifact quota
             "SHUYU_MLFLOW_ARTIFACTS_DESTINATION": options.resolved_artifacts(),
+            "SHUYU_MLFLOW_APPROVAL_KEY_FILE": str(options.approval_key_copy),
         }
     )
     return env
@@ -162,7 +176,8 @@ def drop_privileges(options: ServeOptions, env: dict[str, str]) -> None:
         if db.parent == options.state_dir:  # elsewhere the operator owns the database
             owned.append(db.parent)
     _own(owned, entry.pw_uid, entry.pw_gid)
-    os.setgroups([])
+    # the shared state folder's group: the guard appends to the platform's audit log
+    os.setgroups([PlatformSettings.from_env().state_gid])
     os.setgid(entry.pw_gid)
     os.setuid(entry.pw_uid)
     env["HOME"] = entry.pw_dir or str(options.state_dir)

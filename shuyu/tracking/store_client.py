@@ -101,6 +101,12 @@ class MlflowStore(MlflowHttp):
             "POST", "/api/2.0/mlflow/runs/update", json={"run_id": run_id, "status": "FINISHED"}
         )
 
+    def experiment_id(self, name: str) -> str:
+        body = self._call(
+            "GET", "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name}
+        ).json()
+        return str(body["experiment"]["experiment_id"])
+
     def logged_model_artifacts(self, model_id: str) -> str:
         """The artifact path (under the proxy) of a logged model."""
         body = self._call("GET", f"/api/2.0/mlflow/logged-models/{model_id}").json()

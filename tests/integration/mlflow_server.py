@@ -35,6 +35,7 @@ class MlflowServer:
     settings: PlatformSettings
     admin_password: str
     gate_password: str
+    approval_key: str
     secrets_dir: Path
     log: Path
 
@@ -63,9 +64,11 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     secrets.mkdir(mode=0o700)
     admin_password = "adm-" + os.urandom(12).hex()
     gate_password = "gate-" + os.urandom(12).hex()
+    approval_key = os.urandom(24).hex()
     for name, value in (
         ("admin_password", admin_password),
         ("gate_password", gate_password),
+        ("approval_key", approval_key),
         ("mlflow_admin_password", admin_password),  # the hub's copy
     ):
         (secrets / name).write_text(value + "\n", encoding="utf-8")
@@ -124,7 +127,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        yield MlflowServer(url, settings, admin_password, gate_password, secrets, log)
+        yield MlflowServer(url, settings, admin_password, gate_password, approval_key, secrets, log)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

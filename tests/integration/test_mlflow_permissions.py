@@ -277,9 +277,9 @@ def _registry_writes(model: str, run: LoggedRun) -> list[tuple[str, str, dict[st
         (
             "POST",
             "/mlflow/registered-models/alias",
-            {"name": model, "alias": "approved", "version": "1"},
+            {"name": model, "alias": "candidate", "version": "1"},
         ),
-        ("DELETE", "/mlflow/registered-models/alias", {"name": model, "alias": "approved"}),
+        ("DELETE", "/mlflow/registered-models/alias", {"name": model, "alias": "candidate"}),
         ("POST", "/mlflow/registered-models/rename", {"name": model, "new_name": model + "-x"}),
         ("PATCH", "/mlflow/registered-models/update", {"name": model, "description": "mine"}),
         ("POST", "/mlflow/registered-models/set-tag", {"name": model, "key": "k", "value": "v"}),
@@ -312,9 +312,10 @@ def _registry_writes(model: str, run: LoggedRun) -> list[tuple[str, str, dict[st
     ]
 
 
-def test_the_gate_registers_a_model_version_and_sets_the_alias(
+def test_the_gate_registers_a_model_version_and_sets_an_alias(
     mlflow_server: MlflowServer, sz_run: LoggedRun
 ) -> None:
+    # `approved` itself needs a signed approval record (test_registry_copy.py)
     gate = (GATE_USERNAME, mlflow_server.gate_password)
     writes = {
         path: body
@@ -333,7 +334,7 @@ def test_the_gate_registers_a_model_version_and_sets_the_alias(
         "GET",
         "/api/2.0/mlflow/registered-models/alias",
         gate,
-        params={"name": "bank-credit-gate", "alias": "approved"},
+        params={"name": "bank-credit-gate", "alias": "candidate"},
     )
     assert got.json()["model_version"]["run_id"] == sz_run.run_id
 

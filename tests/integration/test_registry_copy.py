@@ -25,6 +25,7 @@ from onnx import TensorProto, helper
 
 from shuyu.errors import ShuyuError
 from shuyu.hub.mlflow_credentials import partner_mlflow_env
+from shuyu.registry.approval import APPROVAL_TAG, ApprovalRecord, LevelApproval, approval_tags
 from shuyu.registry.approved import load_approved
 from shuyu.registry.digests import DIGESTS_TAG, decode, sha256_bytes
 from shuyu.registry.gate import ModelSnapshot, register_copy, snapshot_into_temp
@@ -87,8 +88,22 @@ def approved(mlflow_server: MlflowServer) -> Iterator[Approved]:
             "/api/2.0/mlflow/experiments/get-by-name",
             params={"experiment_name": REGISTRY_EXPERIMENT},
         ).json()["experiment"]["experiment_id"]
+    record = ApprovalRecord(
+        submission_id="s-test",
+        scenario="coal_market",
+        partner="ordos_coal_data",
+        submitter="coal-analyst",
+        model_name=MODEL,
+        run_id=run.info.run_id,
+        levels=[LevelApproval(level="data_bureau", name="终审", reviewers=[("rv-bureau", "t")])],
+        report_sha256="0" * 64,
+        notebook_sha256="1" * 64,
+        model_digests=snapshot.digests,
+        privacy="claimed",
+    )
+    tags = approval_tags(record, mlflow_server.approval_key.encode())
     version = register_copy(
-        gate, snapshot, model_name=MODEL, registry_experiment_id=registry, tags={}
+        gate, snapshot, model_name=MODEL, registry_experiment_id=registry, tags=tags
     )
     gate.set_alias(MODEL, "approved", version.version)
     try:
@@ -226,3 +241,37 @@ def test_a_snapshot_changed_after_its_check_is_not_registered(
         register_copy(
             gate, approved.snapshot, model_name=MODEL, registry_experiment_id="0", tags={}
         )
+
+
+def test_approved_cannot_point_at_a_version_without_a_signed_approval(
+    mlflow_server: MlflowServer, approved: Approved
+) -> None:
+    with MlflowStore(mlflow_server.url, GATE_USERNAME, mlflow_server.gate_password) as gate:
+        registry = gate.get_version(MODEL, approved.version).source
+        assert registry
+        experiment = registry.removeprefix("mlflow-artifacts:/").split("/", 1)[0]
+        fresh = snapshot_into_temp(gate, approved.run_id)
+        bare = register_copy(
+            gate, fresh, model_name=MODEL, registry_experiment_id=experiment, tags={}
+        )
+        forged = register_copy(
+            gate,
+            fresh,
+            model_name=MODEL,
+            registry_experiment_id=experiment,
+            tags={APPROVAL_TAG: "{}", "shuyu.approval_signature": "0" * 64},
+        )
+        for version in (bare, forged):
+            body = {"name": MODEL, "alias": "approved", "version": version.version}
+            got = requests.post(
+                f"{mlflow_server.url}/api/2.0/mlflow/registered-models/alias",
+                json=body,
+                auth=(GATE_USERNAME, mlflow_server.gate_password),
+                timeout=60,
+            )
+            assert got.status_code == 403, got.text
+        # another alias is the gate's business
+        gate.set_alias(MODEL, "candidate", bare.version)
+        current = gate.version_by_alias(MODEL, "approved")
+        assert current is not None
+        assert current.version == approved.version
