@@ -8,9 +8,11 @@ check).
 
 import os
 import sys
+from pathlib import Path
 
 from shuyu.hub import roles
 from shuyu.policy import load_policies
+from shuyu.secrets import HUB_SERVICE_TOKEN, read_secret
 from shuyu.settings import HubSettings, PlatformSettings
 
 settings = PlatformSettings.from_env()
@@ -46,8 +48,15 @@ c.Authenticator.admin_users = set()
 c.ShuyuNativeAuthenticator.signup_users = roles.partner_usernames(policies)
 c.JupyterHub.load_groups = roles.groups(policies)
 c.JupyterHub.custom_scopes = roles.CUSTOM_SCOPES
-c.JupyterHub.load_roles = roles.roles()
+# the shuyu service (review, self-check, registry gate) is registered when `make up`
+# made its token: its pages under /services/shuyu/, through this proxy
+service_token = settings.secrets_dir / HUB_SERVICE_TOKEN
+with_service = service_token.is_file()
+c.JupyterHub.load_roles = roles.roles(with_service=with_service)
 c.JupyterHub.template_vars = {"announcement": "数域 shuyu · 原始数据不出域，数据可用不可见"}
+# the hub's own pages (sign-in, home, errors) in Chinese with English
+c.JupyterHub.template_paths = [str(Path(roles.__file__).parent / "templates")]
+c.JupyterHub.default_url = roles.landing_url
 
 c.JupyterHub.spawner_class = "shuyu.hub.spawner.ShuyuSpawner"
 c.Spawner.http_timeout = 60
@@ -55,6 +64,22 @@ c.Spawner.start_timeout = 120
 c.Spawner.default_url = "/lab"
 
 c.JupyterHub.services = [
+    *(
+        [
+            {
+                "name": roles.SERVICE,
+                "url": settings.service_url,
+                "api_token": read_secret(service_token),
+                "oauth_no_confirm": True,
+                "oauth_client_allowed_scopes": [
+                    "read:users:name!user",
+                    "read:users:groups!user",
+                ],
+            }
+        ]
+        if with_service
+        else []
+    ),
     {
         "name": "idle-culler",
         "command": [
@@ -66,5 +91,5 @@ c.JupyterHub.services = [
             # however active: a server does not outlive this age (policies/sandbox.yaml)
             f"--max-age={policies.sandbox.max_server_age_seconds}",
         ],
-    }
+    },
 ]

@@ -21,6 +21,10 @@ OUTPUT = PurePosixPath("/output")
 DATA_ENV = "SHUYU_DATA"
 SCENARIO_ENV = "SHUYU_SCENARIO"
 PARTNER_ENV = "SHUYU_PARTNER"
+SUBMIT_URL_ENV = "SHUYU_SUBMIT_URL"
+"""The review service's submission endpoint on the sandbox network."""
+SUBMIT_TOKEN_ENV = "SHUYU_SUBMIT_TOKEN"  # noqa: S105 - a variable's name
+"""A hub token whose only scope is to submit this user's runs."""
 
 
 def view_mount(scenario_id: str) -> PurePosixPath:

@@ -19,6 +19,11 @@ from shuyu.fsutil import atomic_write_text
 # in MLflow's secrets directory
 MLFLOW_ADMIN_PASSWORD = "admin_password"  # noqa: S105 - a file name
 MLFLOW_GATE_PASSWORD = "gate_password"  # noqa: S105 - a file name
+# in MLflow's and the review service's: signs approval records (the guard verifies them)
+APPROVAL_KEY = "approval_key"
+# in the review service's: its token for the hub's API (the hub's copy: service_token)
+SERVICE_HUB_TOKEN = "hub_token"  # noqa: S105 - a file name
+HUB_SERVICE_TOKEN = "service_token"  # noqa: S105 - a file name
 # in the hub's: its copy of the MLflow administrator's password (it provisions partner
 # accounts at spawn) and the tokens of the services it starts or knows
 HUB_MLFLOW_ADMIN_PASSWORD = "mlflow_admin_password"  # noqa: S105 - a file name

@@ -83,6 +83,10 @@ class PlatformSettings(EnvSettings):
 
     hub_api_port: int = 8081
     sandbox_port: int = 8888
+    service_port: int = 8090
+    """The shuyu service's pages and REST API (reached through the hub's proxy)."""
+    service_submit_port: int = 8092
+    """The service's one endpoint for sandboxes: submitting a run for review."""
     mlflow_port: int = 5000
     """MLflow's port on the sandbox network; sandboxes reach it by address (no DNS)."""
 
@@ -103,6 +107,10 @@ class PlatformSettings(EnvSettings):
     `sqlite:////srv/shuyu-state/shuyu.sqlite` in the services' containers (set by
     docker-compose), or `postgresql+psycopg://user@host/db`. Empty: this process keeps
     no state and logs its audit events only."""
+
+    state_gid: int = Field(default=1900, ge=1)
+    """The group that may write the shared state folder (the SQLite database): the
+    services that append to the audit log and drop root join it."""
 
     firewall_status_dir: Path = Path("/run/shuyu-firewall")
     """Where the firewall service records each verification of its rules (a volume: the
@@ -157,6 +165,18 @@ class PlatformSettings(EnvSettings):
         return self._hosts[2]
 
     @property
+    def service_ip(self) -> str:
+        return self._hosts[3]
+
+    @property
+    def service_url(self) -> str:
+        return f"http://{self.service_ip}:{self.service_port}"
+
+    @property
+    def submit_url(self) -> str:
+        return f"http://{self.service_ip}:{self.service_submit_port}"
+
+    @property
     def mlflow_url(self) -> str:
         # by address: sandboxes have no name service (their DNS is a sink)
         return f"http://{self.mlflow_ip}:{self.mlflow_port}"
@@ -167,6 +187,11 @@ class PlatformSettings(EnvSettings):
     def holdout_volume(self, scenario_id: str) -> str:
         """The scenario's holdout split: mounted only into check runners, never a sandbox."""
         return f"{self.project}-holdout-{scenario_id.replace('_', '-')}"
+
+    @property
+    def fingerprints_volume(self) -> str:
+        """Row fingerprints of the raw and masked tables: mounted only into check runners."""
+        return f"{self.project}-fingerprints"
 
     def workspace_volume(self, username: str, scenario_id: str) -> str:
         """A partner's workspace for one scenario: what was copied from one scenario's view
@@ -215,5 +240,24 @@ class MlflowServerSettings(EnvSettings):
     mlflow_artifacts_destination: str = ""
     """Artifact store (default: <state>/artifacts), e.g. s3://bucket/mlflow."""
 
+    mlflow_approval_key_file: Path | None = None
+    """The key that verifies approval records (set by `shuyu mlflow serve` to its private
+    copy, readable by the server's own user)."""
+
     mlflow_bootstrap_url: str = "http://127.0.0.1:5000"
     """The server `shuyu mlflow bootstrap` talks to (it runs beside the server)."""
+
+
+class ServiceSettings(EnvSettings):
+    """What only the shuyu service (review, self-check orchestration, registry gate) reads."""
+
+    service_files: Path = Path("/srv/shuyu-state/files")
+    """Submissions' snapshots and reports (never mounted into a sandbox)."""
+
+    service_prefix: str = "/services/shuyu/"
+    runner_image: str = "shuyu/runner:local"
+    notify_webhook: str = ""
+    """Where decisions and queue changes are POSTed as JSON (empty: pages only)."""
+
+    worker_interval: float = Field(default=2.0, gt=0)
+    """Seconds between the worker's looks for submissions to check."""

@@ -32,6 +32,8 @@ def _register_optional() -> None:
         ("shuyu.cli.sandbox", "sandbox"),
         ("shuyu.cli.hub", "hub"),
         ("shuyu.cli.audit", "audit"),
+        ("shuyu.cli.service", "service"),
+        ("shuyu.cli.selfcheck", "selfcheck"),
         ("shuyu.cli.tracking", "mlflow"),
         ("shuyu.cli.train", "train"),
         ("shuyu.cli.images", "images"),

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from shuyu.audit.events import audit_event
+from shuyu.audit.events import audit_event, install_sink
 from shuyu.hub.grants import NotAuthorised, grant_sandbox
 from shuyu.policy import load_policies
 from shuyu.sandbox import firewall
@@ -65,6 +65,7 @@ def fw_run(
 ) -> None:
     """Install the rules and keep them installed; on SIGTERM/SIGINT leave a deny-all."""
     settings = PlatformSettings.from_env()
+    install_sink(settings.db_url)
     stopping = False
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -27,7 +27,7 @@ from tornado import httputil, web
 from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Unicode
 
-from shuyu.audit.events import audit_event, log_to_stderr
+from shuyu.audit.events import audit_event, install_sink, log_to_stderr
 from shuyu.hub.blocks import SpawnBlocks
 from shuyu.hub.roles import SANDBOX_REPORT_SCOPE
 from shuyu.hub.watch import HubWatch
@@ -89,7 +89,8 @@ class _GatedMessage(httputil.HTTPMessageDelegate):
     ) -> Any:
         assert isinstance(start_line, httputil.RequestStartLine)
         path = start_line.path.split("?", 1)[0]
-        if path.startswith(self.allowed_prefix) and "/../" not in path:
+        api = path == self.allowed_prefix.rstrip("/") or path.startswith(self.allowed_prefix)
+        if api and "/../" not in path and not path.endswith("/.."):
             self.inner = self.app.start_request(self.server_conn, self.request_conn)
         else:
             self.inner = _RefusedMessage(self.request_conn)
@@ -196,6 +197,7 @@ class ShuyuHub(JupyterHub):  # type: ignore[misc]
     def init_logging(self) -> None:
         super().init_logging()
         log_to_stderr()
+        install_sink(PlatformSettings.from_env().db_url)
 
     def init_handlers(self) -> None:
         super().init_handlers()

@@ -30,17 +30,28 @@ administrator's command, never by sign-up."""
 SANDBOX_REPORT_SCOPE = "custom:shuyu:sandbox-report"
 """A sandbox's server reports its audit events and its bytes to the browser with it."""
 
+SUBMIT_SCOPE = "custom:shuyu:submit"
+"""A sandbox's kernel submits runs for review with a token holding only this."""
+
+SERVICE = "shuyu"
+"""The review service's name as a JupyterHub service (/services/shuyu/)."""
+
 CUSTOM_SCOPES = {
     SANDBOX_REPORT_SCOPE: {
         "description": "Report a sandbox server's audit events and egress to the hub.",
     },
+    SUBMIT_SCOPE: {
+        "description": "Submit a run of one's own for review (from one's sandbox).",
+    },
 }
 
-# what every account may do: know who it is (no servers, no tokens)
+# what every account may do: know who it is, use the service's pages (no servers, no
+# tokens)
 USER_SCOPES = [
     "read:users:name!user",
     "read:users:groups!user",
     "read:users:activity!user",
+    f"access:services!service={SERVICE}",
 ]
 # what partners may do in addition: their own single-user server
 PARTNER_SCOPES = [
@@ -49,6 +60,7 @@ PARTNER_SCOPES = [
     "read:servers!user",
     "users:activity!user",
     f"{SANDBOX_REPORT_SCOPE}!user",
+    f"{SUBMIT_SCOPE}!user",
 ]
 SERVER_TOKEN_SCOPES = [
     "users:activity!user",
@@ -66,6 +78,13 @@ ADMIN_SCOPES = [
     "list:services",
     "read:services",
 ]
+SERVICE_SCOPES = [
+    "list:users",
+    "read:users",
+    "read:users:groups",
+    "read:groups",
+]
+"""The review service: who is who (groups are roles), for notices and queues."""
 CULLER_SCOPES = [
     "list:users",
     "read:users:activity",
@@ -86,9 +105,9 @@ def groups(policies: Policies) -> dict[str, dict[str, Any]]:
     return {name: {"users": sorted(users)} for name, users in sorted(members.items())}
 
 
-def roles() -> list[dict[str, Any]]:
-    """`c.JupyterHub.load_roles`."""
-    return [
+def roles(*, with_service: bool = True) -> list[dict[str, Any]]:
+    """`c.JupyterHub.load_roles` (with the shuyu service's role when it is registered)."""
+    found = [
         {
             "name": "user",
             "description": "Every account: its own identity, no server, no tokens.",
@@ -114,6 +133,16 @@ def roles() -> list[dict[str, Any]]:
             "services": ["idle-culler"],
         },
     ]
+    if with_service:
+        found.append(
+            {
+                "name": "shuyu-service",
+                "description": "The review service: users and their groups.",
+                "scopes": SERVICE_SCOPES,
+                "services": [SERVICE],
+            }
+        )
+    return found
 
 
 def partner_usernames(policies: Policies) -> set[str]:
@@ -131,3 +160,13 @@ def staff_role(groups_of_user: list[str]) -> str:
         if group in groups_of_user:
             return role
     return "staff"
+
+
+def landing_url(handler: Any) -> str:
+    """Where each role lands after login: staff on the service's pages (their queue,
+    console), partners on the hub's home (their sandbox)."""
+    user = getattr(handler, "current_user", None)
+    groups = {g.name for g in getattr(user, "groups", [])} if user is not None else set()
+    if groups & set(STAFF_GROUPS):
+        return f"/services/{SERVICE}/"
+    return "/hub/home"

@@ -32,14 +32,17 @@ from shuyu.audit.events import audit_event
 from shuyu.hub.blocks import SpawnBlocks, block_key
 from shuyu.hub.grants import NotAuthorised, SandboxGrant, grant_sandbox, valid_scenarios
 from shuyu.hub.mlflow_credentials import PartnerCredentials, new_partner_credentials
+from shuyu.hub.roles import SUBMIT_SCOPE
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies
 from shuyu.sandbox.firewall import firewall_ready
 from shuyu.sandbox.hardening import RESOURCE_KEYS, lockdown
 from shuyu.sandbox.limits import SandboxLimits
+from shuyu.sandbox_env import SUBMIT_TOKEN_ENV, SUBMIT_URL_ENV
 from shuyu.settings import PlatformSettings
 
 SCENARIO_OPTION = "scenario"
+SUBMIT_TOKEN_NOTE = "shuyu sandbox submissions"  # noqa: S105 - a token's label
 
 
 def refusal(zh: str, en: str, status: int = 403) -> web.HTTPError:
@@ -186,6 +189,22 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         chosen = formdata.get(SCENARIO_OPTION) or [""]
         return {SCENARIO_OPTION: chosen[0]} if chosen[0] else {}
 
+    @default("apply_user_options")
+    def _default_apply_user_options(self) -> Any:
+        """JupyterHub 5.3's hook (a trait, called with the spawner): `scenario` is the only
+        option, read at start; anything else is refused."""
+
+        def apply(spawner: ShuyuSpawner, user_options: dict[str, Any]) -> None:
+            unknown = sorted(set(user_options or {}) - {SCENARIO_OPTION})
+            if unknown:
+                raise refusal(
+                    f"不支持的启动选项：{', '.join(unknown)}",
+                    f"unknown spawn options: {', '.join(unknown)}",
+                    status=400,
+                )
+
+        return apply
+
     def _chosen_scenario(self) -> str | None:
         value = (self.user_options or {}).get(SCENARIO_OPTION)
         return str(value) if value else None
@@ -272,6 +291,21 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             env |= credentials.env()
         return env
 
+    def _submission_token(self, settings: PlatformSettings, lifetime: int) -> dict[str, str]:
+        """A hub token for this sandbox that can only submit the user's runs for review
+        (the previous sandbox's one is deleted), and where to send them."""
+        orm_user = self.user.orm_user
+        for old in list(orm_user.api_tokens):
+            if old.note == SUBMIT_TOKEN_NOTE:
+                self.db.delete(old)
+        token = orm_user.new_api_token(
+            note=SUBMIT_TOKEN_NOTE,
+            scopes=[f"{SUBMIT_SCOPE}!user"],
+            expires_in=lifetime,
+        )
+        self.db.commit()
+        return {SUBMIT_URL_ENV: settings.submit_url, SUBMIT_TOKEN_ENV: token}
+
     def _mlflow_credentials(
         self, settings: PlatformSettings, grant: SandboxGrant
     ) -> PartnerCredentials | None:
@@ -290,7 +324,10 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         self._configure(settings, grant)
         credentials = self._mlflow_credentials(settings, grant)
         limits = SandboxLimits.from_policy(policies.sandbox)
-        self.environment = self._sandbox_env(grant, limits, credentials)
+        self.environment = {
+            **self._sandbox_env(grant, limits, credentials),
+            **self._submission_token(settings, policies.sandbox.max_server_age_seconds),
+        }
         started = time.monotonic()
         # MLflow provisioning (seconds: every call checks a password hash) overlaps the
         # container's start; the sandbox is handed over only when both are done

@@ -13,6 +13,7 @@ from shuyu.platform.layout import Layout
 from shuyu.settings import PlatformSettings
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+CONTAINER_DB_URL = "sqlite:////srv/shuyu-state/shuyu.sqlite"
 
 
 def compose_command() -> list[str]:
@@ -51,10 +52,15 @@ def write_env_file(
             "SHUYU_MLFLOW_IP": settings.mlflow_ip,
             "SHUYU_BRIDGE": settings.sandbox_bridge,
             "SHUYU_SANDBOX_RANGE": settings.sandbox_range,
+            "SHUYU_SANDBOX_GATEWAY": settings.sandbox_gateway,
             "SHUYU_HTTP_PORT": str(http_port),
             "SHUYU_HTTPS_PORT": str(https_port),
             "SHUYU_HTTP_BIND": http_bind,
             "SHUYU_HOST_SECRETS_DIR": str(layout.secrets),
+            "SHUYU_STATE_DIR": str(layout.state),
+            "SHUYU_SERVICE_IP": settings.service_ip,
+            # inside the services' containers, the state folder is /srv/shuyu-state
+            "SHUYU_DB_URL": settings.db_url or CONTAINER_DB_URL,
             "SHUYU_POLICIES_DIR": str(policies_dir.resolve()),
             # inside the containers
             "SHUYU_POLICIES": "/etc/shuyu/policies",

@@ -8,6 +8,8 @@ var/                      $SHUYU_VAR (default: ./var of the checkout)
     ca.key                host only: signs the hub's certificate
     hub/                  mounted into the hub only (MLflow admin copy, tls.crt, tls.key)
     mlflow/               mounted into MLflow only
+    service/              mounted into the shuyu service only (gate password, approval key)
+  state/                  the services' shared state: the platform database
     demo-accounts.txt     the demo accounts' passwords
   data/raw, data/masked, data/views
 """
@@ -50,6 +52,10 @@ class Layout:
     @property
     def mlflow_secrets(self) -> Path:
         return self.secrets / "mlflow"
+
+    @property
+    def service_secrets(self) -> Path:
+        return self.secrets / "service"
 
     @property
     def tls(self) -> TlsFiles:

@@ -14,6 +14,7 @@ own database) are run there with `docker-compose exec`.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -38,15 +39,20 @@ from shuyu.policy.load import default_policies_dir
 from shuyu.policy.models import Policies
 from shuyu.sandbox.volumes import publish_views
 from shuyu.secrets import (
+    APPROVAL_KEY,
     HUB_MLFLOW_ADMIN_PASSWORD,
+    HUB_SERVICE_TOKEN,
     MLFLOW_ADMIN_PASSWORD,
     MLFLOW_GATE_PASSWORD,
+    SERVICE_HUB_TOKEN,
     ensure_secret,
     random_password,
+    read_secret,
     secret_dir,
     write_secret,
 )
 from shuyu.settings import PlatformSettings
+from shuyu.store.database import Database
 
 Say = Callable[[str], None]
 
@@ -63,18 +69,52 @@ class UpOptions:
     policies_dir: Path | None = None
 
 
+def _copy_secret(source: Path, target: Path) -> None:
+    """Another service's copy of a secret, refreshed when the original changed."""
+    value = read_secret(source)
+    if not target.exists() or read_secret(target) != value:
+        write_secret(target, value)
+
+
 def ensure_secrets(layout: Layout, hostnames: list[str]) -> None:
-    for directory in (layout.secrets, layout.hub_secrets, layout.mlflow_secrets):
+    for directory in (
+        layout.secrets,
+        layout.hub_secrets,
+        layout.mlflow_secrets,
+        layout.service_secrets,
+    ):
         secret_dir(directory)
     if not layout.masking_key.exists():
         generate_key_file(layout.masking_key)
-    admin = ensure_secret(layout.mlflow_secrets / MLFLOW_ADMIN_PASSWORD)
+    ensure_secret(layout.mlflow_secrets / MLFLOW_ADMIN_PASSWORD)
     ensure_secret(layout.mlflow_secrets / MLFLOW_GATE_PASSWORD)
+    ensure_secret(layout.mlflow_secrets / APPROVAL_KEY, nbytes=32)
     # the hub provisions partners' MLflow accounts with the MLflow admin's password
-    hub_copy = layout.hub_secrets / HUB_MLFLOW_ADMIN_PASSWORD
-    if not hub_copy.exists() or hub_copy.read_text(encoding="utf-8").strip() != admin:
-        write_secret(hub_copy, admin)
+    _copy_secret(
+        layout.mlflow_secrets / MLFLOW_ADMIN_PASSWORD,
+        layout.hub_secrets / HUB_MLFLOW_ADMIN_PASSWORD,
+    )
+    # the service is the registry gate (its password, the approval key) and a hub service
+    _copy_secret(
+        layout.mlflow_secrets / MLFLOW_GATE_PASSWORD, layout.service_secrets / MLFLOW_GATE_PASSWORD
+    )
+    _copy_secret(layout.mlflow_secrets / APPROVAL_KEY, layout.service_secrets / APPROVAL_KEY)
+    ensure_secret(layout.service_secrets / SERVICE_HUB_TOKEN, nbytes=32)
+    _copy_secret(layout.service_secrets / SERVICE_HUB_TOKEN, layout.hub_secrets / HUB_SERVICE_TOKEN)
     ensure_server_cert(layout.tls, hostnames)
+
+
+def ensure_state(layout: Layout, settings: PlatformSettings) -> None:
+    """The shared state folder and the platform database, migrated; writable by the
+    state group only (MLflow's guard joins it to append to the audit log)."""
+    layout.state.mkdir(parents=True, exist_ok=True)
+    os.chown(layout.state, 0, settings.state_gid)
+    layout.state.chmod(0o2770)
+    if not settings.db_url:  # SQLite in the state folder: migrated here, before anyone
+        Database(layout.db_url).upgrade()
+        database = layout.state / "shuyu.sqlite"
+        os.chown(database, 0, settings.state_gid)
+        database.chmod(0o660)
 
 
 def prepare_data(layout: Layout, options: UpOptions, policies: Policies, say: Say) -> None:
@@ -171,6 +211,7 @@ def up(
         for result in images.build(say=say):
             say(f"images: {result.name} {'kept' if result.skipped else 'built'}")
     ensure_secrets(layout, ["localhost", "127.0.0.1", socket.gethostname()])
+    ensure_state(layout, settings)
     say(f"secrets: {layout.secrets} (0600); CA for HTTPS: {layout.tls.ca_cert}")
     prepare_data(layout, options, loaded, say)
     for view in publish_views(layout.views, settings):

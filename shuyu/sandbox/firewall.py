@@ -220,14 +220,16 @@ class Iptables:
 
 
 def plan_for(settings: PlatformSettings, host_ports: Sequence[int] = ()) -> FirewallPlan:
-    """The plan for the platform these settings describe: sandboxes may reach the hub API
-    and MLflow, and the hub may reach sandboxes' single-user port."""
+    """The plan for the platform these settings describe: sandboxes may reach the hub API,
+    MLflow and the service's submission endpoint, and the hub may reach sandboxes'
+    single-user port."""
     return FirewallPlan(
         bridge=settings.sandbox_bridge,
         subnet=settings.sandbox_subnet,
         peers=(
             Peer(settings.hub_ip, settings.hub_api_port),
             Peer(settings.mlflow_ip, settings.mlflow_port),
+            Peer(settings.service_ip, settings.service_submit_port),
         ),
         hub_ip=settings.hub_ip,
         sandbox_port=settings.sandbox_port,

@@ -53,7 +53,14 @@ def _lab(session: HubSession, username: str) -> requests.Response:
 
 def _xsrf_api(session: HubSession, username: str, method: str, path: str, **kw: object):  # type: ignore[no-untyped-def]
     base = f"{session.base}/user/{username}"
-    token = session.http.cookies.get("_xsrf", path=f"/user/{username}/") or ""
+    token = next(
+        (
+            c.value or ""
+            for c in session.http.cookies
+            if c.name == "_xsrf" and c.path.startswith(f"/user/{username}")
+        ),
+        "",
+    )
     headers = {"X-XSRFToken": token}
     return session.http.request(method, f"{base}{path}", headers=headers, timeout=60, **kw)
 
@@ -91,12 +98,12 @@ def test_the_hub_serves_sandboxes_its_api_only(platform: RunningPlatform) -> Non
             f"  req=urllib.request.Request('{hub}'+path, headers=headers)\n"
             "  try: return urllib.request.urlopen(req, timeout=5).status\n"
             "  except urllib.error.HTTPError as e: return e.code\n"
-            "print(status('/hub/api/'), status('/hub/signup'), status('/hub/login'),"
+            "print(status('/hub/api'), status('/hub/api/'), status('/hub/signup'), status('/hub/login'),"
             " status('/hub/authorize'), status('/hub/signup', **{'X-Forwarded-For': '127.0.0.1'}),"
             " status('/hub/api/../signup'))\n"
         )
         done = python_in(container, code)
-    assert done.stdout.split() == ["200", "404", "404", "404", "404", "404"], done.stderr
+    assert done.stdout.split() == ["200", "200", "404", "404", "404", "404", "404"], done.stderr
 
 
 # ---------------------------------------------------------------- scripted export

@@ -1,0 +1,66 @@
+"""The review service's HTTP face: pages and REST over `ReviewService`, behind the
+hub's OAuth.
+
+Content a partner controls is served with `Content-Security-Policy: sandbox` in
+sandboxed iframes (`shuyu.web.common.UNTRUSTED_CSP`): it shares the hub's origin, and a
+reviewer who opens it must not run a partner's script as themselves. Form posts must
+come from the service's own pages (their Origin); REST calls carry a token instead of
+the cookie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
+
+from shuyu.review.service import ReviewService
+from shuyu.web.auth import HubIdentity
+from shuyu.web.common import Web
+from shuyu.web.pages import page_router
+from shuyu.web.rest import rest_router
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def create_app(service: ReviewService, identity: HubIdentity, *, prefix: str) -> FastAPI:
+    """The service's app, mounted at `prefix` (/services/shuyu/)."""
+    web = Web(service, identity, prefix, Jinja2Templates(directory=str(TEMPLATES)))
+    app = FastAPI(
+        title="数域 shuyu service",
+        description="多级评审、安全自查报告与注册门禁 / review, self-check reports, registry gate",
+        docs_url=f"{web.base}/docs",
+        openapi_url=f"{web.base}/openapi.json",
+        redoc_url=None,
+    )
+
+    def is_api(path: str) -> bool:
+        return path.startswith((f"{web.base}/api/", f"{web.base}/docs", f"{web.base}/openapi"))
+
+    @app.middleware("http")
+    async def pages_need_login(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        path = request.url.path
+        # behind the hub's proxy: the browser's scheme is in X-Forwarded-Proto, its Host kept
+        proto = request.headers.get("x-forwarded-proto", request.url.scheme)
+        own_origin = f"{proto}://{request.headers.get('host', request.url.netloc)}"
+        origin = request.headers.get("origin")
+        if request.method == "POST" and not is_api(path) and origin not in {None, own_origin}:
+            return Response("cross-site form refused", status_code=403)
+        if is_api(path) or path == f"{web.base}/oauth_callback":
+            return await call_next(request)
+        if await identity.principal(request) is not None:
+            return await call_next(request)
+        return identity.login_redirect(request)
+
+    @app.get(f"{web.base}/oauth_callback", include_in_schema=False)
+    async def oauth_callback(request: Request) -> Response:
+        return await identity.callback(request)
+
+    app.include_router(page_router(web))
+    app.include_router(rest_router(web))
+    return app
