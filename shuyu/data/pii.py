@@ -5,6 +5,13 @@ e-mail-shaped runs) and each run is judged whole, so a 25-digit number never yie
 19-digit "card" from its middle, and a run counts only if it is a *valid* identifier
 (check character, date, region, prefix): random digit strings are not flagged.
 
+The digits after a decimal point are a number's fraction, never an identifier: in
+``0.6217263148900231`` or ``1234.56789012345`` the run after ``<digit>.`` is no candidate
+(about one full-precision float in forty would pass a bank card's checks). The integer
+part still is (``13812345678.0`` is how pandas prints a phone column with a gap), and so
+is a run after a full stop that no digit precedes (the ambiguous contexts, and how each
+is decided, are listed at `_WITH_FRACTIONS`).
+
 `scan_text` (one string) and `scan_frame` (columns of a polars frame) cut and judge the
 same way, the frame version with the column expressions of `shuyu.data.identifiers`,
 so the two agree and a million cells take seconds. A finding never carries the raw
@@ -38,6 +45,29 @@ NUMERIC_RUN = r"[0-9]+[Xx]?"
 ALNUM_RUN = r"[0-9A-Z]+"
 PLATE_RUN = f"[{PLATE_CHARS}][A-Z]·?[0-9A-Z]+[挂学警港澳]?"
 EMAIL_RUN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}"
+
+# A digit run right after `<digit>.` is a decimal fraction and no candidate. Without
+# look-behind this is said by extracting each digit run together with the fractions
+# that follow it (`.` after a digit, then a run that starts with a digit) and keeping
+# only the part before the first point. Where the context is ambiguous:
+# - `0.6217…`, `1234.5678…`, `6.217…e-01`: a fraction, whatever its length (numpy's
+#   `savetxt` writes 18 fraction digits, `%.20f` twenty). The price: an identifier
+#   written as a fraction on purpose, or glued to a list number (`1.13812345678`), is
+#   not found.
+# - `13812345678.0` (pandas prints a phone column with a gap so), `…1234.` and
+#   `…1234。` ending a sentence: the digits before the point are a candidate.
+# - `.6222…`, `card.6222…`, `…123X.6222…`: no digit before the point, so no number as
+#   Python, numpy, pandas or polars print one: a candidate.
+# - `0,6217…`: a comma separates CSV fields far more often than it marks decimals
+#   here: a candidate.
+# - `1.LSVAU…`: a run after the point that starts with a letter is no fraction.
+_WITH_FRACTIONS: dict[str, str] = {
+    NUMERIC_RUN: r"[0-9]+(?:\.[0-9]+)*[Xx]?",
+    ALNUM_RUN: (
+        r"[0-9A-Z]*[0-9](?:\.[0-9](?:[0-9A-Z]*[0-9])?)*\.[0-9][0-9A-Z]*"  # fractions after
+        r"|[0-9A-Z]+"
+    ),
+}
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(PiiKind)}
 _KEEP: dict[PiiKind, tuple[int, int]] = {
@@ -105,7 +135,28 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(PiiKind.email, EMAIL_RUN, (6, 320), ids.is_email, ids.valid_email_expr),
 )  # fmt: skip
 _RUNS: tuple[str, ...] = tuple(dict.fromkeys(r.run for r in _RULES))
-_COMPILED = {run: re.compile(run) for run in _RUNS}
+_EXTRACTED = {run: _WITH_FRACTIONS.get(run, run) for run in _RUNS}
+_COMPILED = {run: re.compile(_EXTRACTED[run]) for run in _RUNS}
+
+
+def _candidates(run_pattern: str, text: str) -> list[str]:
+    """The runs of `run_pattern` in `text` that can be identifiers (no fractions)."""
+    found = _COMPILED[run_pattern].findall(text)
+    if run_pattern in _WITH_FRACTIONS:
+        return [run.partition(".")[0] for run in found]
+    return found
+
+
+def _candidates_frame(run_pattern: str, text: pl.LazyFrame) -> pl.LazyFrame:
+    """`_candidates` for a column `text`: one row per run, in column `run`."""
+    found = (
+        text.select(pl.col("text").str.extract_all(_EXTRACTED[run_pattern]).alias("run"))
+        .explode("run")
+        .filter(pl.col("run").is_not_null())
+    )
+    if run_pattern in _WITH_FRACTIONS:
+        found = found.select(pl.col("run").str.replace(r"\..*", ""))
+    return found
 
 
 def _matches(rule: _Rule, run: str) -> bool:
@@ -121,7 +172,7 @@ def scan_text(text: str) -> list[PiiFinding]:
     counts: dict[PiiKind, int] = {}
     examples: dict[PiiKind, str] = {}
     for run_pattern in _RUNS:
-        for run in _COMPILED[run_pattern].findall(text):
+        for run in _candidates(run_pattern, text):
             for rule in _RULES:
                 if rule.run == run_pattern and _matches(rule, run):
                     counts[rule.kind] = counts.get(rule.kind, 0) + 1
@@ -146,14 +197,7 @@ def _column_hits(frame: pl.LazyFrame, name: str) -> list[pl.LazyFrame]:
     """One row per rule: how many runs of column `name` it accepts, and the first."""
     text = frame.select(pl.col(name).cast(pl.String).alias("text"))
     # The runs are materialised once: left lazy, each rule would extract them again.
-    extracted = pl.collect_all(
-        [
-            text.select(pl.col("text").str.extract_all(pattern).alias("run"))
-            .explode("run")
-            .filter(pl.col("run").is_not_null())
-            for pattern in _RUNS
-        ]
-    )
+    extracted = pl.collect_all([_candidates_frame(pattern, text) for pattern in _RUNS])
     runs = {pattern: found.lazy() for pattern, found in zip(_RUNS, extracted, strict=True)}
     hits = []
     run = pl.col("run")

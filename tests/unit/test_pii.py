@@ -1,9 +1,11 @@
 """PII scans: valid identifiers are found in text and in columns, with masked examples
-only; look-alikes with a wrong check character, and pieces of longer numbers, are not."""
+only; look-alikes with a wrong check character, pieces of longer numbers and the digits
+after a decimal point are not."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import numpy as np
 import polars as pl
@@ -86,6 +88,72 @@ def test_identifiers_inside_longer_runs_are_not_split_out() -> None:
     assert frame_counts([text]) == {}
 
 
+# ---------------------------------------------------------------- decimal numbers
+
+
+def test_a_predictions_csv_of_random_floats_has_no_identifiers() -> None:
+    # about one full-precision float in forty has a fraction that passes a card's checks
+    scores = np.random.default_rng(5).random(100_000)
+    predictions = pl.DataFrame(
+        {
+            "row": np.arange(scores.size),
+            "score": scores,
+            "amount": 1000 + 100 * scores,  # fractions shaped like mobile numbers
+            "savetxt": [f"{x:.18e}" for x in scores],  # numpy's default: 18 fraction digits
+        }
+    )
+    csv = predictions.write_csv()
+    assert scan_text(csv) == []
+    assert scan_frame(pl.read_csv(io.StringIO(csv), infer_schema=False)) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"0.{CARD}",
+        f"1234.{MOBILE}",
+        f"1234.86{MOBILE}",
+        f"3.{ID}",
+        f"0.{USCC}",
+        f"1.5.{CARD}",
+        f"v{ID[:3]}.{CARD}",
+        f"比例 0.{CARD}，",
+    ],
+)
+def test_digits_after_a_decimal_point_are_not_identifiers(text: str) -> None:
+    assert scan_text(text) == []
+    assert frame_counts([text]) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (f"身份证号：{ID}。", PiiKind.resident_id),  # the end of a sentence
+        (f"身份证号 {ID}.", PiiKind.resident_id),
+        (f"id={CARD}.\n", PiiKind.bank_card),  # a full stop at the end of a line
+        (f"card:{CARD}", PiiKind.bank_card),
+        (f"{MOBILE}.0", PiiKind.mobile),  # a phone column with a gap, as pandas prints it
+        (f"备注.{CARD}", PiiKind.bank_card),  # no digit before the point: no decimal number
+        (f".{CARD}", PiiKind.bank_card),
+        (f"{ID[:17]}X.{MOBILE}", PiiKind.mobile),
+        (f"0,{CARD}", PiiKind.bank_card),  # a comma between CSV fields
+        (f"1.{VIN}", PiiKind.vin),  # a run that starts with a letter is no fraction
+        (f"统一社会信用代码:{USCC}.", PiiKind.uscc),
+    ],
+)
+def test_identifiers_beside_points_that_are_not_decimal_points_are_found(
+    text: str, kind: PiiKind
+) -> None:
+    assert counts(scan_text(text)) == {kind: 1}
+    assert frame_counts([text]) == {kind: 1}
+
+
+def test_the_integer_part_of_a_decimal_number_is_still_read() -> None:
+    text = f"{MOBILE}.{CARD}"
+    assert counts(scan_text(text)) == {PiiKind.mobile: 1}
+    assert frame_counts([text]) == {PiiKind.mobile: 1}
+
+
 def test_counts_add_up_over_cells() -> None:
     assert frame_counts([TEXT] * 3 + [f"{MOBILE}/{MOBILE}"]) == {
         PiiKind.resident_id: 3, PiiKind.uscc: 3, PiiKind.mobile: 5, PiiKind.bank_card: 3,
@@ -159,3 +227,26 @@ def test_text_and_frame_scans_agree(texts: list[str]) -> None:
         for kind, n in counts(scan_text(t)).items():
             total[kind] = total.get(kind, 0) + n
     assert frame_counts(texts) == total
+
+
+# identifiers, numbers and the punctuation that can stand between them
+NUMBERS = [ID, ID[:17] + "X", CARD, MOBILE, "86" + MOBILE, USCC, VIN, "0", "1234", "X", "A"]
+pieces = st.sampled_from([*NUMBERS, ".", ".", ",", ":", "。", " ", "\n"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(pieces, max_size=12).map("".join), min_size=1, max_size=10))
+def test_text_and_frame_scans_agree_on_numbers_with_points(texts: list[str]) -> None:
+    total: dict[PiiKind, int] = {}
+    for t in texts:
+        for kind, n in counts(scan_text(t)).items():
+            total[kind] = total.get(kind, 0) + n
+    assert frame_counts(texts) == total
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from([ID, CARD, MOBILE, USCC]), st.text(alphabet="0123456789", min_size=1))
+def test_an_identifier_written_as_a_fraction_is_never_counted(value: str, whole: str) -> None:
+    text = f"{whole}.{value}"
+    assert scan_text(text) == []
+    assert frame_counts([text]) == {}
