@@ -1212,28 +1212,6 @@ _KIND_ZH = {
 _CANDIDATE = re.compile(rf"\d{{11}}|[0-9A-Z]{{17}}|@|[{PLATE_CHARS}]")
 
 
-_FRACTION = re.compile(r"(?<=\d\.)\d+")
-
-
-def _fractions_as_numbers(text: str) -> str:
-    """Digits after a decimal point are a number's fraction, not an identifier. A float
-    printed in full has up to 17 significant digits there, which the detectors would
-    take for a bank card or a mobile number about once in forty floats; such runs are
-    set to 0 before scanning. Longer runs stay (an 18-digit ID written as a fraction is
-    no float); a card or mobile number disguised as a fraction is not found."""
-
-    def fraction(match: re.Match[str]) -> str:
-        digits = match.group()
-        return "0" if len(digits.lstrip("0")) <= 17 else digits
-
-    return _FRACTION.sub(fraction, text)
-
-
-def scan_text(text: str) -> list[pii.PiiFinding]:
-    """`shuyu.data.pii.scan_text` on text in which decimal fractions read as numbers."""
-    return pii.scan_text(_fractions_as_numbers(text))
-
-
 def _kind_zh(kind: PiiKind) -> str:
     return _KIND_ZH.get(kind, kind.value)
 
@@ -1241,13 +1219,13 @@ def _kind_zh(kind: PiiKind) -> str:
 def text_findings(text: Text) -> list[tuple[pii.PiiFinding, list[str]]]:
     """Findings in one place, each with up to three sub-locations where it occurs."""
     joined = "\n".join(t for _, t in text.parts)
-    findings = scan_text(joined)
+    findings = pii.scan_text(joined)
     if not findings:
         return []
     where: dict[PiiKind, list[str]] = {f.kind: [] for f in findings}
     for label, part in text.parts:
         if not all(len(v) >= 3 for v in where.values()) and _CANDIDATE.search(part):
-            for found in scan_text(part):
+            for found in pii.scan_text(part):
                 places = where.setdefault(found.kind, [])
                 if len(places) < 3 and label and label not in places:
                     places.append(safe_label(label))
