@@ -13,20 +13,35 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "ts", "actor", "role", "action", "target", "outcome", "details", "prev_hash")
 
 
+# one encoder, built once: `json.dumps` with options builds a new one per call, which
+# was half the cost of hashing an event (benchmarks/audit.py)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def canonical_text(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
 def canonical(value: Any) -> bytes:
-    return json.dumps(
-        value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
-    ).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def event_hash(event: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical([event[name] for name in FIELDS])).hexdigest()
+    seq, texts = event["seq"], [event[name] for name in FIELDS[1:]]
+    if type(seq) is int and all(type(text) is str for text in texts):
+        # the same canonical bytes the encoder writes for [int, str, …], built directly
+        # from its own string escaper: 2.5× faster, which is most of what chaining a
+        # batch costs (benchmarks/audit.py)
+        body = f"[{seq},{','.join([encode_basestring(text) for text in texts])}]"
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical([seq, *texts])).hexdigest()
 
 
 @dataclass(frozen=True)

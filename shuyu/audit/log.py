@@ -9,7 +9,6 @@ MLflow's guard, the service — appends to the same log through `install_sink`.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from shuyu.audit.actions import ACTIONS, Outcome
-from shuyu.audit.chain import GENESIS, Verdict, event_hash, verify_events
+from shuyu.audit.chain import GENESIS, Verdict, canonical_text, event_hash, verify_events
 from shuyu.audit.tables import AuditEventRow
 from shuyu.store.database import Database
 
@@ -46,9 +45,7 @@ class AuditEvent:
 
 
 def _details_text(details: dict[str, Any]) -> str:
-    return json.dumps(
-        details, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
-    )
+    return canonical_text(details)
 
 
 class AuditLog:
@@ -79,7 +76,7 @@ class AuditLog:
                 }
                 row["hash"] = prev = event_hash(row)
                 rows.append(row)
-            connection.execute(insert(E), rows)
+            connection.execute(insert(E.__table__), rows)
         return seq
 
     def events(
@@ -93,8 +90,11 @@ class AuditLog:
             query = query.where(E.ts < until)
         with self.db.engine.connect() as connection:
             result = connection.execution_options(yield_per=batch).execute(query)
-            for row in result.mappings():
-                yield dict(row)
+            names = tuple(result.keys())
+            # plain tuples zipped to dicts: a third faster than SQLAlchemy's mappings,
+            # which is what verifying a million events costs
+            for row in result.tuples():
+                yield dict(zip(names, row, strict=True))
 
     def verify(self) -> Verdict:
         return verify_events(self.events())
