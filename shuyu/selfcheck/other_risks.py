@@ -87,18 +87,12 @@ from shuyu import secrets as platform_secrets
 from shuyu.data.masking.key import KEY_FILE_ENV
 from shuyu.policy.models import SelfCheckThresholds
 from shuyu.selfcheck.context import CheckContext
-from shuyu.selfcheck.direct_exposure import (
-    Entry,
-    ScanProblem,
-    cell_source,
-    is_external,
-    notebook_cells,
-    safe_label,
-    walk_entries,
-    walk_messages,
-)
+from shuyu.selfcheck.labels import safe_label
+from shuyu.selfcheck.notebooks import cell_source, notebook_cells
+from shuyu.selfcheck.onnx_messages import is_external, walk_messages
 from shuyu.selfcheck.registry import check
 from shuyu.selfcheck.result import CheckResult, Evidence, RiskFactor, Status
+from shuyu.selfcheck.snapshot_files import Entry, ScanProblem, walk_entries
 from shuyu.settings import PlatformSettings
 
 MAX_EVIDENCE = 40

@@ -22,16 +22,15 @@ from shuyu.data.generate.identifiers import make_bank_cards, make_mobiles, make_
 from shuyu.data.masking.mask import mask_table
 from shuyu.data.masking.pseudonym import Pseudonymiser
 from shuyu.selfcheck.context import CheckContext
-from shuyu.selfcheck.direct_exposure import (
+from shuyu.selfcheck.direct_exposure import no_identifiers, no_verbatim_records
+from shuyu.selfcheck.extracted import token_rows
+from shuyu.selfcheck.fingerprints import (
     build_fingerprints,
-    canonical_values,
     load_manifest,
-    no_identifiers,
-    no_verbatim_records,
     reproductions,
-    token_rows,
     value_hashes,
 )
+from shuyu.selfcheck.normal_form import canonical_values
 from shuyu.selfcheck.registry import CHECKS
 from shuyu.selfcheck.result import CheckResult, Status
 from tests.unit.catalogue_frames import raw_frames
