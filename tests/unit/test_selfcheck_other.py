@@ -22,16 +22,16 @@ from onnx import TensorProto, helper, numpy_helper
 
 from shuyu.data.generate.identifiers import make_resident_ids
 from shuyu.selfcheck.context import CheckContext
+from shuyu.selfcheck.modelscan_report import modelscan_unavailable
 from shuyu.selfcheck.other_risks import (
     code_stays_in_bounds,
-    is_pickle,
     modelscan_finds_nothing,
-    modelscan_unavailable,
     onnx_graph_is_closed,
     onnx_only,
 )
 from shuyu.selfcheck.registry import CHECKS
 from shuyu.selfcheck.result import CheckResult, Status
+from shuyu.selfcheck.serialised_code import is_pickle
 from tests.unit.selfcheck_snapshot import (
     TRAINING_NOTEBOOK,
     code_cell,
