@@ -14,9 +14,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from shuyu.audit.actions import ACTIONS, Outcome
 from shuyu.audit.chain import GENESIS, Verdict, canonical_text, event_hash, verify_events
@@ -24,6 +24,8 @@ from shuyu.audit.tables import AuditEventRow
 from shuyu.store.database import Database
 
 E = AuditEventRow
+# Core inserts into the table itself, without the ORM entity's per-row bookkeeping
+TABLE = cast(Table, AuditEventRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class AuditLog:
                 }
                 row["hash"] = prev = event_hash(row)
                 rows.append(row)
-            connection.execute(insert(E.__table__), rows)
+            connection.execute(insert(TABLE), rows)
         return seq
 
     def events(

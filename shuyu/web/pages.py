@@ -2,8 +2,9 @@
 page, a submission with its report and notebook, the reviewer's vote, the partner's
 submit form."""
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI resolves a route's annotations at
+# import, and the `Who` dependency is local to the router factory (as a string it
+# would be taken for a query parameter)
 import datetime as dt
 import functools
 import json
@@ -39,7 +40,7 @@ class SubmitForm:
         run_id: Annotated[str, Form()],
         note: Annotated[str, Form()] = "",
         spec: Annotated[str, Form()] = "",
-    ) -> SubmitForm:
+    ) -> "SubmitForm":
         return cls(scenario, run_id.strip(), note, spec)
 
     def request(self) -> SubmitRequest:

@@ -1,7 +1,8 @@
 """The REST API (OpenAPI at /services/shuyu/docs): the same calls the pages make."""
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI resolves a route's annotations at
+# import, and the `Who` dependency is local to the router factory (as a string it
+# would be taken for a query parameter)
 import json
 from pathlib import Path
 from typing import Annotated, Any

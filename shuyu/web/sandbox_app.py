@@ -6,8 +6,9 @@ A sandbox's kernel holds a hub token with the `custom:shuyu:submit` scope only (
 by the spawner for that sandbox, never the user's own session); the hub resolves it.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI resolves a route's annotations at
+# import, and the `Who` dependency is local to the router factory (as a string it
+# would be taken for a query parameter)
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -19,7 +20,9 @@ from shuyu.web.common import call
 
 
 def create_sandbox_app(service: ReviewService, identity: HubIdentity) -> FastAPI:
-    app = FastAPI(title="数域 shuyu · sandbox submissions", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="数域 shuyu · sandbox submissions", docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     async def who(request: Request) -> Principal:
         if not request.headers.get("authorization"):
