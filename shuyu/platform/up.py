@@ -25,7 +25,7 @@ import requests
 
 from shuyu import docker_engine
 from shuyu.data.masking.key import generate_key_file, read_key
-from shuyu.data.pipeline import build_demo_views
+from shuyu.data.pipeline import build_demo_views, fingerprint_tables
 from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_text
 from shuyu.hub.roles import staff_role
@@ -37,7 +37,7 @@ from shuyu.platform.tls import ensure_server_cert
 from shuyu.policy import load_policies
 from shuyu.policy.load import default_policies_dir
 from shuyu.policy.models import Policies
-from shuyu.sandbox.volumes import publish_views
+from shuyu.sandbox.volumes import publish_fingerprints, publish_views
 from shuyu.secrets import (
     APPROVAL_KEY,
     HUB_MLFLOW_ADMIN_PASSWORD,
@@ -51,6 +51,7 @@ from shuyu.secrets import (
     secret_dir,
     write_secret,
 )
+from shuyu.selfcheck.fingerprints import FINGERPRINT_MANIFEST
 from shuyu.settings import PlatformSettings
 from shuyu.store.database import Database
 
@@ -118,19 +119,26 @@ def ensure_state(layout: Layout, settings: PlatformSettings) -> None:
 
 
 def prepare_data(layout: Layout, options: UpOptions, policies: Policies, say: Say) -> None:
-    """Demo data through the real pipeline; kept when already built for these policies."""
+    """Demo data through the real pipeline, then its row fingerprints; each kept when
+    already built."""
     if (layout.views / ".built").exists():
         say(f"demo data: kept ({layout.views})")
-        return
-    build_demo_views(
-        layout.data,
-        policies,
-        key=read_key(layout.masking_key),
-        scale=options.scale,
-        seed=options.seed,
-        say=say,
-    )
-    atomic_write_text(layout.views / ".built", f"scale={options.scale} seed={options.seed}\n")
+    else:
+        build_demo_views(
+            layout.data,
+            policies,
+            key=read_key(layout.masking_key),
+            scale=options.scale,
+            seed=options.seed,
+            say=say,
+        )
+        (layout.data / "fingerprints" / FINGERPRINT_MANIFEST).unlink(missing_ok=True)
+        atomic_write_text(layout.views / ".built", f"scale={options.scale} seed={options.seed}\n")
+    if not (layout.data / "fingerprints" / FINGERPRINT_MANIFEST).is_file():
+        say("demo data: row fingerprints for the self-check …")
+        manifest = fingerprint_tables(layout.data, policies)
+        records = sum(t.fingerprinted for t in manifest.tables.values())
+        say(f"demo data: {records} records fingerprinted")
 
 
 def wait_for_hub(url: str, ca: Path, timeout: float = 120) -> None:
@@ -216,6 +224,8 @@ def up(
     prepare_data(layout, options, loaded, say)
     for view in publish_views(layout.views, settings):
         say(f"views: {view.scenario} {view.train_rows} rows -> {view.volume} (train only)")
+    placed = publish_fingerprints(layout.data / "fingerprints", settings)
+    say(f"fingerprints: {placed} files -> {settings.fingerprints_volume} (check runners only)")
     write_env_file(
         layout,
         settings,

@@ -3,7 +3,8 @@
 Each scenario's view goes into its own named volume (`<project>-view-<scenario>`) holding
 exactly `train.parquet` and `view.json` — the holdout split never enters it. The
 self-check's check runners mount a second volume per scenario
-(`<project>-holdout-<scenario>`) that adds `holdout.parquet`; no sandbox ever mounts it.
+(`<project>-holdout-<scenario>`) that adds `holdout.parquet`, and the row fingerprints
+of the raw and masked tables (`<project>-fingerprints`); no sandbox ever mounts either.
 Files are placed whole (`shuyu.docker_engine.fill_volume`), so that a container never
 sees a half-copied file.
 """
@@ -86,3 +87,22 @@ def _publish_one(view_dir: Path, settings: PlatformSettings) -> PublishedView:
         rows=manifest.train_rows,
     )
     return PublishedView(manifest.scenario, volume, manifest.train_rows, manifest.train_sha256)
+
+
+def publish_fingerprints(fingerprints_dir: Path, settings: PlatformSettings) -> int:
+    """Copy the row fingerprints (`shuyu.data.pipeline.fingerprint_tables`) into the
+    volume only check runners mount; the number of files placed."""
+    files = {p.name: p for p in sorted(Path(fingerprints_dir).iterdir()) if p.is_file()}
+    if not files:
+        raise InputError(
+            str(fingerprints_dir),
+            "no row fingerprints here",
+            hint="`shuyu platform up` builds them with the demo data",
+        )
+    docker_engine.fill_volume(
+        settings.fingerprints_volume,
+        files,
+        image=settings.notebook_image,
+        labels={"org.shuyu.project": settings.project, "org.shuyu.fingerprints": "true"},
+    )
+    return len(files)
