@@ -247,6 +247,10 @@ class MlflowServerSettings(EnvSettings):
     mlflow_bootstrap_url: str = "http://127.0.0.1:5000"
     """The server `shuyu mlflow bootstrap` talks to (it runs beside the server)."""
 
+    mlflow_config_dir: Path = Path("/etc/shuyu/mlflow")
+    """The server's configuration (the repository's mlflow/ folder; the image carries it
+    here)."""
+
 
 class ServiceSettings(EnvSettings):
     """What only the shuyu service (review, self-check orchestration, registry gate) reads."""

@@ -98,6 +98,8 @@ def _context(app: AppImage, context: Path, wheels: Path, shuyu_whl: Path, say: S
     if app.name == "hub":
         shutil.copytree(proxy_prefix(say), context / "chp", symlinks=True)
         shutil.copy2(REPO / "hub" / "jupyterhub_config.py", context / "jupyterhub_config.py")
+    if app.name == "mlflow":  # the server's configuration (basic-auth template)
+        shutil.copytree(REPO / "mlflow", context / "mlflow-config")
     if app.name == "runner":
         shutil.copytree(REPO / "notebooks", context / "notebooks")
 

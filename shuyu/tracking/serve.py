@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from shuyu.errors import ShuyuError
+from shuyu.errors import InputError, ShuyuError
 from shuyu.fsutil import atomic_write_text
 from shuyu.secrets import (
     APPROVAL_KEY,
@@ -99,18 +99,19 @@ class ServeOptions:
         return [h for name in names for h in (name, f"{name}:*")]
 
 
-def auth_ini_text(admin_password: str, database_uri: str) -> str:
-    """MLflow's basic-auth configuration: nobody may do anything unless granted."""
+def auth_ini_text(template: Path, admin_password: str, database_uri: str) -> str:
+    """MLflow's basic-auth configuration (the repository's mlflow/basic_auth.ini) with
+    this server's database and administrator."""
     if "\n" in admin_password or "%" in admin_password:
         raise ShuyuError("the MLflow admin password may not contain newlines or '%'")
-    return (
-        "[mlflow]\n"
-        "default_permission = NO_PERMISSIONS\n"
-        f"database_uri = {database_uri}\n"
-        f"admin_username = {ADMIN_USERNAME}\n"
-        f"admin_password = {admin_password}\n"
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        "grant_default_workspace_access = false\n"
+    if not template.is_file():
+        raise InputError(
+            str(template),
+            "MLflow's auth configuration template is missing",
+            hint="set SHUYU_MLFLOW_CONFIG_DIR to the repository's mlflow/ folder",
+        )
+    return template.read_text(encoding="utf-8").format(
+        database_uri=database_uri, admin_username=ADMIN_USERNAME, admin_password=admin_password
     )
 
 
@@ -122,7 +123,15 @@ def prepare(options: ServeOptions) -> dict[str, str]:
     options.auth_dir.mkdir(parents=True, exist_ok=True)
     options.auth_dir.chmod(0o700)
     database_uri = f"sqlite:///{options.auth_dir / 'basic_auth.db'}"
-    atomic_write_text(options.auth_ini, auth_ini_text(admin_password, database_uri), mode=0o600)
+    atomic_write_text(
+        options.auth_ini,
+        auth_ini_text(
+            MlflowServerSettings.from_env().mlflow_config_dir / "basic_auth.ini",
+            admin_password,
+            database_uri,
+        ),
+        mode=0o600,
+    )
     atomic_write_text(options.gate_password_copy, gate_password + "\n", mode=0o600)
     atomic_write_text(options.approval_key_copy, approval_key + "\n", mode=0o600)
     # CSRF key for the sign-up form: stable across workers and restarts

@@ -26,6 +26,7 @@ import requests
 from shuyu.settings import PlatformSettings
 
 HOST = "127.0.0.3"
+REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 240.0
 
 
@@ -79,6 +80,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     env = {
         **os.environ,
         **settings.to_env(),
+        "SHUYU_MLFLOW_CONFIG_DIR": str(REPO / "mlflow"),
         "SHUYU_SECRETS_DIR": str(secrets),
         "NO_PROXY": "*",
     }

@@ -11,12 +11,20 @@ import pytest
 from shuyu.errors import ShuyuError
 from shuyu.tracking.serve import ServeOptions, prepare, server_command
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _config_from_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHUYU_MLFLOW_CONFIG_DIR", str(REPO / "mlflow"))
+
 
 def _options(tmp_path: Path, **kw: object) -> ServeOptions:
     secrets = tmp_path / "secrets"
     secrets.mkdir(exist_ok=True)
     (secrets / "admin_password").write_text("admin-secret-123456\n")
     (secrets / "gate_password").write_text("gate-secret-123456\n")
+    (secrets / "approval_key").write_text("approval-key-0123456789abcdef\n")
     return ServeOptions(state_dir=tmp_path / "srv", secrets=secrets, **kw)  # type: ignore[arg-type]
 
 
@@ -25,7 +33,7 @@ def test_the_auth_configuration_is_private_and_denies_by_default(tmp_path: Path)
     env = prepare(options)
     assert env["MLFLOW_AUTH_CONFIG_PATH"] == str(options.auth_ini)
     assert env["MLFLOW_BASIC_AUTH_FAIL_CLOSED"] == "true"
-    for private in (options.auth_ini, options.gate_password_copy):
+    for private in (options.auth_ini, options.gate_password_copy, options.approval_key_copy):
         assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert stat.S_IMODE(options.auth_dir.stat().st_mode) == 0o700
     ini = configparser.ConfigParser(interpolation=None)
@@ -64,3 +72,11 @@ def test_the_server_accepts_the_sandbox_address_and_the_service_name(
     monkeypatch.setenv("SHUYU_MLFLOW_BACKEND_URI", "postgresql://mlflow@db/mlflow")
     command = server_command(_options(tmp_path))
     assert command[command.index("--backend-store-uri") + 1] == "postgresql://mlflow@db/mlflow"
+
+
+def test_a_missing_configuration_template_names_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHUYU_MLFLOW_CONFIG_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ShuyuError, match="SHUYU_MLFLOW_CONFIG_DIR"):
+        prepare(_options(tmp_path))
