@@ -32,7 +32,7 @@ falls back to Opacus's GradSampleModule.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -70,14 +70,20 @@ class LayerRule:
     def forward(self, module: Any, x: torch.Tensor, record: _Record) -> torch.Tensor:
         raise NotImplementedError
 
-    def norms2(self, module: Any, a: torch.Tensor, g: torch.Tensor) -> Iterator[torch.Tensor]:
-        """‖∇_i‖² of each trainable parameter, shape [B]."""
+    def norm2(self, module: Any, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor | None:
+        """Σ over the layer's trainable parameters of ‖∇_i‖², shape [B] (None: none)."""
         raise NotImplementedError
 
-    def clipped_sums(
-        self, module: Any, a: torch.Tensor, cg: torch.Tensor
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(parameter, Σ_i c_i ∇_i) for each trainable parameter, from the clipped g."""
+    def add_clipped_sums(
+        self,
+        module: Any,
+        a: torch.Tensor,
+        g: torch.Tensor,
+        clip: torch.Tensor,
+        grads: Mapping[int, torch.Tensor],
+    ) -> None:
+        """Add Σ_i c_i ∇_i of each trainable parameter to its gradient (`grads[id(p)]`,
+        which holds the noise already)."""
         raise NotImplementedError
 
 
@@ -162,21 +168,40 @@ class _Linear(LayerRule):
         )
         return out
 
-    def norms2(self, module: nn.Linear, a: torch.Tensor, g: torch.Tensor) -> Iterator[torch.Tensor]:
-        if module.weight.requires_grad:
-            yield _linear_weight_norm2(a, g)
-        if module.bias is not None and module.bias.requires_grad:
+    def norm2(self, module: nn.Linear, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor | None:
+        weight = module.weight.requires_grad
+        bias = module.bias is not None and module.bias.requires_grad
+        if a.dim() == 2 and weight:
+            # ‖g_i a_iᵀ‖² + ‖g_i‖² = ‖g_i‖² (‖a_i‖² + 1): both parameters in four calls
+            a2 = _squared_norms(a)
+            return _squared_norms(g) * (a2 + 1 if bias else a2)
+        total = _linear_weight_norm2(a, g) if weight else None
+        if bias:
             gb = g if g.dim() == 2 else g.sum(dim=tuple(range(1, g.dim() - 1)))
-            yield gb.pow(2).sum(dim=1)
+            total = _squared_norms(gb) if total is None else total + _squared_norms(gb)
+        return total
 
-    def clipped_sums(
-        self, module: nn.Linear, a: torch.Tensor, cg: torch.Tensor
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        flat_g = cg.reshape(-1, cg.shape[-1])
-        if module.weight.requires_grad:
-            yield module.weight, flat_g.T @ a.reshape(-1, a.shape[-1])
-        if module.bias is not None and module.bias.requires_grad:
-            yield module.bias, flat_g.sum(dim=0)
+    def add_clipped_sums(
+        self,
+        module: nn.Linear,
+        a: torch.Tensor,
+        g: torch.Tensor,
+        clip: torch.Tensor,
+        grads: Mapping[int, torch.Tensor],
+    ) -> None:
+        weight = module.weight.requires_grad
+        bias = module.bias is not None and module.bias.requires_grad
+        if g.dim() == 2:
+            if weight:
+                grads[id(module.weight)].addmm_((g * clip.unsqueeze(1)).T, a)
+            if bias:
+                grads[id(module.bias)].addmv_(g.T, clip)
+            return
+        flat_g = (g * clip.view(-1, *([1] * (g.dim() - 1)))).reshape(-1, g.shape[-1])
+        if weight:
+            grads[id(module.weight)].addmm_(flat_g.T, a.reshape(-1, a.shape[-1]))
+        if bias:
+            grads[id(module.bias)].add_(flat_g.sum(dim=0))
 
 
 @supports(nn.Embedding)
@@ -196,24 +221,25 @@ class _Embedding(LayerRule):
         )
         return out
 
-    def norms2(
-        self, module: nn.Embedding, a: torch.Tensor, g: torch.Tensor
-    ) -> Iterator[torch.Tensor]:
-        if module.weight.requires_grad:
-            yield _embedding_norm2(a, g, disjoint=getattr(module, DISJOINT_ROWS, False))
+    def norm2(self, module: nn.Embedding, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor | None:
+        if not module.weight.requires_grad:
+            return None
+        return _embedding_norm2(a, g, disjoint=getattr(module, DISJOINT_ROWS, False))
 
-    def clipped_sums(
-        self, module: nn.Embedding, a: torch.Tensor, cg: torch.Tensor
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def add_clipped_sums(
+        self,
+        module: nn.Embedding,
+        a: torch.Tensor,
+        g: torch.Tensor,
+        clip: torch.Tensor,
+        grads: Mapping[int, torch.Tensor],
+    ) -> None:
         if module.weight.requires_grad:
-            weight = module.weight
-            # the kernel autograd's own embedding backward uses: much faster on CPU
-            # than index_add_ for many rows into a small table
-            yield (
-                weight,
-                torch.ops.aten.embedding_dense_backward(
-                    cg.reshape(-1, weight.shape[1]), a.reshape(-1), weight.shape[0], -1, False
-                ),
+            cg = g * clip.view(-1, *([1] * (g.dim() - 1)))
+            # index_add_ rather than autograd's embedding_dense_backward, which sorts the
+            # indices first: several times slower into a small table on CPU
+            grads[id(module.weight)].index_add_(
+                0, a.reshape(-1), cg.reshape(-1, module.weight.shape[1])
             )
 
 
@@ -255,8 +281,15 @@ class BookkeepingClipper:
         self.layers = [
             _Layer(m, SUPPORTED[type(m)]) for m in model.modules() if type(m) in SUPPORTED
         ]
-        # noise goes in the same order as Opacus's optimizer: model.parameters()
         self.params = [p for p in model.parameters() if p.requires_grad]
+        dtypes = {p.dtype for p in self.params}
+        if len(dtypes) > 1:
+            raise ShuyuError(
+                "book-keeping fast path: the parameters have different dtypes "
+                f"({', '.join(sorted(map(str, dtypes)))}); train with grad_mode='opacus'"
+            )
+        self.dtype = dtypes.pop() if dtypes else torch.get_default_dtype()
+        self._sizes = [p.numel() for p in self.params]
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
@@ -276,15 +309,15 @@ class BookkeepingClipper:
             layer.record = _Record()
 
     def per_sample_norms_squared(self, batch_size: int) -> torch.Tensor:
-        dtype = self.params[0].dtype if self.params else torch.float32
-        total = torch.zeros(batch_size, dtype=dtype)
+        total: torch.Tensor | None = None
         for layer in self.layers:
             a, g = layer.record.activation, layer.record.output_grad
             if a is None or g is None:
                 continue  # the layer got no gradient this step (not on the loss's path)
-            for norm2 in layer.rule.norms2(layer.module, a, g):
-                total += norm2
-        return total
+            norm2 = layer.rule.norm2(layer.module, a, g)
+            if norm2 is not None:
+                total = norm2 if total is None else total.add_(norm2)
+        return torch.zeros(batch_size, dtype=self.dtype) if total is None else total
 
     def clipped_noised_gradients(
         self,
@@ -294,8 +327,8 @@ class BookkeepingClipper:
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Backward once through `loss_per_sample` ([B]) and set every parameter's
-        `.grad` to (Σ_i c_i ∇_i + N(0, (σC)²)) / expected_batch_size, like Opacus.
-        Returns the per-sample gradient norms (before clipping)."""
+        `.grad` to (Σ_i c_i ∇_i + N(0, (σC)²)) / expected_batch_size, as Opacus's
+        DP-SGD defines it. Returns the per-sample gradient norms (before clipping)."""
         batch_size = loss_per_sample.shape[0]
         try:
             for p in self.params:
@@ -306,33 +339,44 @@ class BookkeepingClipper:
         finally:
             self._reset()
 
+    @torch.no_grad()  # the activations saved by autograd would record a graph otherwise
     def _clip_and_noise(
         self, batch_size: int, expected_batch_size: float, generator: torch.Generator | None
     ) -> torch.Tensor:
         norms = self.per_sample_norms_squared(batch_size).sqrt()
-        clip = (self.max_grad_norm / (norms + CLIP_EPSILON)).clamp(max=1.0)
-        summed: dict[int, torch.Tensor] = {}
+        clip = (self.max_grad_norm / (norms + CLIP_EPSILON)).clamp_(max=1.0)
+        # every parameter's noise in one draw, N(0, (σC)²) per coordinate as Opacus's;
+        # the gradients are views of it, and the clipped sums are added in place
+        std = self.noise_multiplier * self.max_grad_norm
+        size = (sum(self._sizes),)
+        flat = (
+            torch.normal(0.0, std, size=size, generator=generator, dtype=self.dtype)
+            if std > 0
+            else torch.zeros(size, dtype=self.dtype)
+        )
+        grads = {
+            id(p): part.view(p.shape)
+            for p, part in zip(self.params, torch.split(flat, self._sizes), strict=True)
+        }
         for layer in self.layers:
             a, g = layer.record.activation, layer.record.output_grad
-            if a is None or g is None:
-                continue
-            cg = g * clip.to(g.dtype).view(-1, *([1] * (g.dim() - 1)))
-            for param, clipped_sum in layer.rule.clipped_sums(layer.module, a, cg):
-                summed[id(param)] = clipped_sum
-        std = self.noise_multiplier * self.max_grad_norm
+            if a is not None and g is not None:
+                layer.rule.add_clipped_sums(layer.module, a, g, clip.to(g.dtype), grads)
+        flat.div_(expected_batch_size)
         for p in self.params:
-            grad = summed.get(id(p), torch.zeros_like(p))
-            if std > 0:
-                # drawn exactly as Opacus draws it (default dtype, then added), so that
-                # the same generator state gives the same noise
-                grad = grad + torch.normal(mean=0, std=std, size=p.shape, generator=generator)
-            p.grad = grad / expected_batch_size
+            p.grad = grads[id(p)]
         return norms
+
+
+def _squared_norms(x: torch.Tensor) -> torch.Tensor:
+    """‖x_i‖² of each row of a [B, d] tensor."""
+    norms: torch.Tensor = torch.linalg.vector_norm(x, dim=1)
+    return norms.square_()
 
 
 def _linear_weight_norm2(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     if a.dim() == 2:
-        return a.pow(2).sum(dim=1) * g.pow(2).sum(dim=1)
+        return _squared_norms(a) * _squared_norms(g)
     a3 = a.reshape(a.shape[0], -1, a.shape[-1])
     g3 = g.reshape(g.shape[0], -1, g.shape[-1])
     # ghost norm over the sequence: ‖Σ_t g_t a_tᵀ‖² without forming the outer products

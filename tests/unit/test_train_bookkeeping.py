@@ -1,8 +1,12 @@
-"""The book-keeping fast path gives exactly Opacus's clipped, noised gradient.
+"""The book-keeping fast path gives Opacus's DP-SGD gradient: exactly its clipped sum,
+plus noise of exactly its distribution.
 
-Reference: Opacus's GradSampleModule (per-sample gradients materialised by hooks) and
-DPOptimizer (clip, sum, noise, scale), with the same noise generator seed. Float64
-throughout so that 1e-6 tests the algorithm, not rounding.
+Reference for the clipped sum: Opacus's GradSampleModule (per-sample gradients
+materialised by hooks) and DPOptimizer (clip, sum, scale) without noise. Float64
+throughout so that 1e-6 tests the algorithm, not rounding. The noise is drawn in one
+call for every parameter, so it is not Opacus's draw for the same seed; what DP-SGD
+needs of it is its distribution, N(0, (σC)²) independently per coordinate, which the
+statistical tests below check (and show they would catch a wrong σ).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pytest
 import torch
 from opacus import GradSampleModule
 from opacus.optimizers import DPOptimizer
+from scipy import stats
 from torch import nn
 
 from shuyu.errors import ShuyuError
@@ -105,16 +110,15 @@ def bookkeeping(
 @pytest.mark.parametrize(
     "make_model", [Linear, MLP, embedding_mlp], ids=["linear", "mlp", "embedding_mlp"]
 )
-@pytest.mark.parametrize("noise", [NOISE, 0.0], ids=["noised", "clipped_only"])
-def test_fast_path_equals_opacus_per_sample_reference(
-    make_model: Callable[[], nn.Module], noise: float
+def test_clipped_sum_equals_opacus_per_sample_reference(
+    make_model: Callable[[], nn.Module],
 ) -> None:
     torch.manual_seed(0)
     model = make_model()
     reference_model = copy.deepcopy(model)
     data = batch()
-    expected = opacus_reference(reference_model, data, noise)
-    got = bookkeeping(model, data, noise)
+    expected = opacus_reference(reference_model, data, noise=0.0)
+    got = bookkeeping(model, data, noise=0.0)
     assert len(got) == len(expected)
     for g, e in zip(got, expected, strict=True):
         assert g.shape == e.shape
@@ -211,7 +215,90 @@ def test_repeated_lookups_within_a_sample_match_opacus() -> None:
     codes = torch.randint(0, 4, (numeric.shape[0], 5), generator=torch.Generator().manual_seed(1))
     assert any(len(set(row.tolist())) < 5 for row in codes)  # repeats present
     data = (numeric, codes, target)
-    expected = opacus_reference(reference, data)
-    got = bookkeeping(model, data)
+    expected = opacus_reference(reference, data, noise=0.0)
+    got = bookkeeping(model, data, noise=0.0)
     for g, e in zip(got, expected, strict=True):
         torch.testing.assert_close(g, e, rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- the noise
+
+NOISE_STEPS = 300
+SIGNIFICANCE = 1e-3  # seeds are fixed: the outcome is deterministic, this is its margin
+
+
+def noise_draws(noise: float = NOISE, steps: int = NOISE_STEPS) -> torch.Tensor:
+    """[steps, parameters] of the noise the fast path adds: each step's gradient minus
+    the clipped sum, times the expected batch size (the batch is the same every step)."""
+    torch.manual_seed(0)
+    model = embedding_mlp()
+    data = batch()
+    clean = torch.cat([g.flatten() for g in bookkeeping(copy.deepcopy(model), data, 0.0)])
+    numeric, codes, target = data
+    clipper = BookkeepingClipper(model, max_grad_norm=MAX_GRAD_NORM, noise_multiplier=noise)
+    generator = torch.Generator().manual_seed(SEED)
+    draws = []
+    with clipper.active():
+        for _ in range(steps):
+            losses = nn.functional.binary_cross_entropy_with_logits(
+                model(numeric, codes), target, reduction="none"
+            )
+            clipper.clipped_noised_gradients(
+                losses, expected_batch_size=EXPECTED_BATCH, generator=generator
+            )
+            noised = torch.cat([p.grad.flatten() for p in model.parameters()])  # type: ignore[union-attr]
+            draws.append((noised - clean) * EXPECTED_BATCH)
+    return torch.stack(draws)
+
+
+def departures_from_gaussian(draws: torch.Tensor, std: float) -> list[str]:
+    """What contradicts `draws` being independent N(0, std²) values; nothing if none."""
+    z = (draws / std).numpy()
+    steps = z.shape[0]
+    n = z.size
+    found = []
+    p_value = stats.kstest(z.ravel(), "norm").pvalue
+    if p_value < SIGNIFICANCE:
+        found.append(f"Kolmogorov-Smirnov against N(0, 1): p = {p_value:.2g}")
+    # mean and variance of each coordinate over the steps, and of everything pooled;
+    # bounds at 5 standard errors
+    if abs(z.mean(axis=0)).max() > 5 / steps**0.5:
+        found.append("a coordinate's mean is not 0")
+    if abs(z.var(axis=0) - 1).max() > 5 * (2 / steps) ** 0.5:
+        found.append("a coordinate's variance is not std²")
+    if abs(z.var() - 1) > 5 * (2 / n) ** 0.5:
+        found.append(f"the pooled variance is {z.var():.4f} std², not std²")
+    # no noise shared between neighbouring coordinates or consecutive steps
+    across = float((z[:, :-1] * z[:, 1:]).mean())
+    over_time = float((z[:-1] * z[1:]).mean())
+    if max(abs(across), abs(over_time)) > 5 / n**0.5:
+        found.append(f"correlated draws ({across:.3f} across, {over_time:.3f} over steps)")
+    return found
+
+
+def test_the_noise_is_independent_gaussian_with_opacus_s_scale() -> None:
+    draws = noise_draws()
+    assert draws.shape[1] == sum(p.numel() for p in embedding_mlp().parameters())
+    assert departures_from_gaussian(draws, NOISE * MAX_GRAD_NORM) == []
+
+
+@pytest.mark.parametrize("wrong", [0.9, 1.1])
+def test_the_noise_test_fails_for_a_wrong_sigma(wrong: float) -> None:
+    draws = noise_draws()
+    found = departures_from_gaussian(draws, wrong * NOISE * MAX_GRAD_NORM)
+    assert any(f.startswith("Kolmogorov-Smirnov") for f in found)
+    assert any(f.startswith("the pooled variance") for f in found)
+
+
+def test_the_noise_test_fails_for_noise_repeated_across_parameters() -> None:
+    draws = noise_draws()
+    repeated = torch.cat([draws[:, :1].expand(-1, draws.shape[1] // 2), draws[:, 1:]], dim=1)
+    assert departures_from_gaussian(repeated[:, : draws.shape[1]], NOISE * MAX_GRAD_NORM)
+
+
+def test_the_same_generator_state_gives_the_same_noise() -> None:
+    torch.testing.assert_close(noise_draws(steps=3), noise_draws(steps=3), rtol=0, atol=0)
+
+
+def test_without_noise_the_gradient_is_the_clipped_sum_alone() -> None:
+    assert noise_draws(noise=0.0, steps=2).abs().max() < 1e-12
