@@ -32,6 +32,7 @@ from shuyu.review.states import SubmissionState, check_transition
 from shuyu.review.tables import NoticeRow, SubmissionEventRow, SubmissionRow, VoteRow
 from shuyu.selfcheck.result import SelfCheckReport, Status
 from shuyu.store.database import Database
+from shuyu.train.spec import parse_spec, spec_sha256
 
 MAX_ATTEMPTS = 3
 ADMINS = "admins"
@@ -331,9 +332,12 @@ class ReviewService:
             notebook_sha = _sha256_text(request.notebook)
         for name, text in request.code.items():
             atomic_write_text(code / Path(name).name, text)
+        # the spec is validated here, before anything runs, and recorded as validated
+        # (defaults filled in): its digest is the one the approval will carry
+        spec = parse_spec(request.spec, "spec") if request.spec is not None else None
         spec_text = (
-            json.dumps(request.spec, sort_keys=True, separators=(",", ":"))
-            if request.spec is not None
+            json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+            if spec is not None
             else None
         )
         ts = now_iso()
@@ -346,7 +350,7 @@ class ReviewService:
                 run_id=request.run_id,
                 note=request.note,
                 spec=spec_text,
-                spec_sha256=_sha256_text(spec_text) if spec_text else "",
+                spec_sha256=spec_sha256(spec) if spec is not None else "",
                 notebook_sha256=notebook_sha,
                 state=SubmissionState.SUBMITTED.value,
                 state_reason="",

@@ -16,7 +16,6 @@ The same pipeline serves `shuyu selfcheck` on the command line and the review se
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from shuyu.selfcheck.result import PrivacyKind, PrivacyStatement, SelfCheckRepor
 from shuyu.settings import PlatformSettings
 from shuyu.tracking.experiments import experiment_name
 from shuyu.tracking.store_client import MlflowStore, RunInfo, artifact_path_of
+from shuyu.train.spec import parse_spec, spec_sha256
 
 REPORT_FILES = ("report.json", "report.html", "report.ipynb", "submission.json")
 MAX_ARTIFACT_BYTES = 512 << 20
@@ -258,7 +258,4 @@ def _reason(report: SelfCheckReport) -> str:
 
 
 def _spec_sha256(spec: dict[str, object] | None) -> str:
-    if spec is None:
-        return ""
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return spec_sha256(parse_spec(spec, "spec")) if spec is not None else ""

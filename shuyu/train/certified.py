@@ -45,7 +45,8 @@ def train(scenario: str, spec_path: Path, out: Path) -> PrivacyStatement:
     import mlflow.onnx  # noqa: PLC0415 - the runner image has mlflow-skinny
 
     from shuyu.train.export import to_onnx  # noqa: PLC0415
-    from shuyu.train.spec import fit_spec, load_spec  # noqa: PLC0415
+    from shuyu.train.spec import load_spec  # noqa: PLC0415
+    from shuyu.train.spec_training import fit_spec  # noqa: PLC0415
     from shuyu.train.tracking import signature  # noqa: PLC0415
     from shuyu.train.view import load_view  # noqa: PLC0415
 

@@ -15,7 +15,9 @@ features, with which hyper-parameters, written in a YAML or JSON file.
 A spec is always private. Unknown keys are errors, and every error names the file, the
 field and the value, and says what to do. `spec_sha256` is the digest of the validated
 spec (defaults filled in, keys sorted), so the same training has the same digest
-however the file is written; `fit_spec` trains it with `shuyu.train.private.fit`.
+however the file is written — the service records it at submission and the approval
+carries it. This module needs no torch (the service validates specs with it);
+`shuyu.train.spec_training.fit_spec` trains one.
 """
 
 from __future__ import annotations
@@ -25,16 +27,11 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from shuyu.errors import InputError
 from shuyu.policy.base import SnakeId
-from shuyu.train.models import TabularMLP
-from shuyu.train.preprocess import fit_preprocessor
-from shuyu.train.private import TrainResult, fit
-from shuyu.train.view import AuthorisedView
 
 MAX_HIDDEN_LAYERS = 4
 MAX_HIDDEN_UNITS = 512
@@ -121,9 +118,14 @@ def load_spec(path: Path | str) -> TrainingSpec:
             f"is not valid {kind}: {exc}".replace("\n", " ")[:300],
             hint="fix the syntax",
         ) from None
+    return parse_spec(data, str(path))
+
+
+def parse_spec(data: Any, source: str = "training spec") -> TrainingSpec:
+    """Validate a spec already read (a submission's `spec`); errors name `source`."""
     if not isinstance(data, dict):
         raise InputError(
-            str(path),
+            source,
             "must be a mapping of spec keys to values",
             value=type(data).__name__,
             hint="start with `model: logistic` or `model: mlp`",
@@ -131,8 +133,8 @@ def load_spec(path: Path | str) -> TrainingSpec:
     try:
         spec = TrainingSpec.model_validate(data)
     except ValidationError as exc:
-        raise _spec_error(path, exc, data) from None
-    spec._source = str(path)
+        raise _spec_error(Path(source), exc, data) from None
+    spec._source = source
     return spec
 
 
@@ -161,53 +163,3 @@ def spec_sha256(spec: TrainingSpec) -> str:
         spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def fit_spec(view: AuthorisedView, spec: TrainingSpec, **options: Any) -> TrainResult:
-    """Train `spec` on `view` with DP-SGD; `options` are `fit`'s run-time settings
-    (threads, evaluate_each_epoch), never its hyper-parameters."""
-    for name in options:
-        if name not in {"threads", "evaluate_each_epoch"}:
-            raise InputError(
-                f"fit_spec({name}=…)",
-                "is a hyper-parameter: it belongs in the spec",
-                hint="write it in the spec file",
-            )
-    budget = view.manifest.dp
-    for name, asked, allowed in (
-        ("epsilon", spec.epsilon, budget.epsilon),
-        ("delta", spec.delta, budget.delta),
-    ):
-        if asked is not None and asked > allowed:
-            raise InputError(
-                f"{spec.source}: {name}",
-                f"exceeds the budget of scenario {view.manifest.scenario} ({name} ≤ {allowed})",
-                value=asked,
-                hint=f"ask for at most {allowed}, or leave {name} out to use the whole budget",
-            )
-    features = list(spec.features) if spec.features is not None else None
-    preprocessor = fit_preprocessor(view.manifest, view.frame, features=features)
-    torch.manual_seed(spec.seed)  # the model's initial weights, as fit draws its default's
-    model = TabularMLP(
-        len(preprocessor.numeric),
-        preprocessor.vocabulary_sizes,
-        hidden=spec.hidden,
-        embedding_dim=spec.embedding_dim,
-    )
-    result = fit(
-        view,
-        model,
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        learning_rate=spec.learning_rate,
-        max_grad_norm=spec.max_grad_norm,
-        epsilon=spec.epsilon,
-        delta=spec.delta,
-        private=True,
-        preprocessor=preprocessor,
-        features=features,
-        seed=spec.seed,
-        **options,
-    )
-    result.params |= {"model_family": spec.model, "training_spec_sha256": spec_sha256(spec)}
-    return result

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from shuyu.errors import InputError
 from shuyu.policy import load_policies
 from shuyu.registry.approval import ApprovalRecord
 from shuyu.review.rules import Decision
@@ -28,6 +29,7 @@ from shuyu.review.service import (
 from shuyu.review.states import SubmissionState, TransitionRefused
 from shuyu.selfcheck.result import Status
 from shuyu.store.database import Database
+from shuyu.train.spec import parse_spec, spec_sha256
 
 POLICIES = load_policies()
 RUN = "0123456789abcdef0123456789abcdef"
@@ -262,3 +264,23 @@ def test_a_lapsed_authorisation_expires_open_submissions(
     service.today = lambda: later
     assert service.expire_lapsed() == 1
     assert service.get(PARTNER, submission).state == SubmissionState.EXPIRED
+
+
+def test_a_spec_is_validated_at_submission_and_recorded_by_its_canonical_digest(
+    database: Database, tmp_path: Path
+) -> None:
+    """The approval carries the digest of the training, not of how its file was written."""
+    service, _, _ = _service(database, tmp_path)
+    written = {"epochs": 3, "model": "mlp"}  # defaults left out, keys in any order
+    made = service.submit(
+        PARTNER, SubmitRequest(run_id=RUN, scenario="bank_credit", note="", spec=written)
+    )
+    expected = spec_sha256(parse_spec({"model": "mlp", "hidden": [64, 32], "epochs": 3}))
+    assert made.spec_sha256 == expected
+    with pytest.raises(InputError, match=r"spec: layers\b.*is not a spec key"):
+        service.submit(
+            PARTNER,
+            SubmitRequest(
+                run_id=RUN, scenario="bank_credit", note="", spec={"model": "mlp", "layers": [8]}
+            ),
+        )

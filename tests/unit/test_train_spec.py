@@ -11,7 +11,8 @@ import pytest
 from shuyu.errors import InputError
 from shuyu.onnx_model import OnnxModel
 from shuyu.train.export import to_onnx
-from shuyu.train.spec import TrainingSpec, fit_spec, load_spec, spec_sha256
+from shuyu.train.spec import TrainingSpec, load_spec, spec_sha256
+from shuyu.train.spec_training import fit_spec
 from shuyu.train.view import AuthorisedView, load_view
 from tests.unit.bank_credit_view import write_bank_credit_view
 
