@@ -56,6 +56,7 @@ class _Check:
     key: str
     quasi_identifiers: list[str]
     k: int
+    one_row_each: bool
 
 
 def primary_key(dataset: Dataset) -> tuple[EntityKind, str] | None:
@@ -78,18 +79,25 @@ class _Pass:
     smallest: int | None
 
 
-def _with_entity_numbers(table: pl.DataFrame, key: str) -> tuple[pl.DataFrame, bool]:
-    """An integer per entity (null for rows without one), and whether every entity has
-    one row: then a class's size is a count of rows, and numbering is the row index.
-    Counting distinct integers per class is much cheaper than distinct pseudonyms."""
-    keys = table[key]
-    one_row_each = keys.drop_nulls().n_unique() == keys.len() - keys.null_count()
+def one_row_per_entity(keys: pl.Series) -> bool:
+    """Whether every entity has one row: then a class's size is a count of rows."""
+    return bool(keys.drop_nulls().n_unique() == keys.len() - keys.null_count())
+
+
+def _work_frame(
+    table: pl.DataFrame, key: str, quasi_identifiers: list[str], *, one_row_each: bool
+) -> pl.DataFrame:
+    """What the passes need of `table`: an integer per entity (null for rows without
+    one; the row index when every entity has one row), the quasi-identifiers and the
+    row index. Counting distinct integers per class is much cheaper than distinct
+    pseudonyms, and the pseudonyms themselves stay out of every filter of the passes:
+    the few that are needed at the end are found by their row."""
     number = (
         pl.when(pl.col(key).is_not_null()).then(pl.int_range(pl.len(), dtype=pl.UInt32))
         if one_row_each
         else pl.col(key).rank("dense")
     )
-    return table.with_columns(number.alias(_ENTITY)), one_row_each
+    return table.select(number.alias(_ENTITY), *quasi_identifiers).with_row_index(_ROW)
 
 
 def _mark_small(
@@ -100,18 +108,27 @@ def _mark_small(
     return work.with_columns(((pl.col(_SIZE) < k) & pl.col(_ENTITY).is_not_null()).alias(_SMALL))
 
 
-def check_table(table: pl.DataFrame, key: str, quasi_identifiers: list[str], k: int) -> _Pass:
+def check_table(
+    table: pl.DataFrame,
+    key: str,
+    quasi_identifiers: list[str],
+    k: int,
+    *,
+    one_row_each: bool | None = None,
+) -> _Pass:
     """One pass over one table: null quasi-identifiers, most identifying first, in the
     rows of small classes; report the entities that no nulling could hide.
+    `one_row_each` is `one_row_per_entity(table[key])`, if already known.
 
     After a quasi-identifier has been given up, a row outside the small classes that
     still has a value there is settled: its class keeps that value, and every row that
     is nulled later has none, so nothing can join or leave the class. Only the other
     rows (usually few) go on to the next step."""
     nulled: dict[str, int] = {}
-    work, one_row_each = _with_entity_numbers(table.select(key, *quasi_identifiers), key)
+    if one_row_each is None:
+        one_row_each = one_row_per_entity(table[key])
     # the other columns ride along only at the end: filtering them each step is costly
-    active = work.with_row_index(_ROW)
+    active = _work_frame(table, key, quasi_identifiers, one_row_each=one_row_each)
     settled_parts: list[pl.DataFrame] = []
     nulled_rows: dict[str, pl.Series] = {}
     for qi in quasi_identifiers:
@@ -132,7 +149,7 @@ def check_table(table: pl.DataFrame, key: str, quasi_identifiers: list[str], k: 
         settled_parts.append(active.filter(settled))
         active = active.filter(~settled)
     active = _mark_small(active, quasi_identifiers, k, one_row_each=one_row_each)
-    small = active.filter(pl.col(_SMALL))[key].unique().to_list()
+    small = table[key].gather(active.filter(pl.col(_SMALL))[_ROW]).unique().to_list()
     # a settled row's size was taken when it settled, and its class has not changed since
     parts = [
         part.filter(pl.col(_ENTITY).is_not_null() & ~pl.col(_SMALL))
@@ -189,14 +206,18 @@ def enforce(
             continue
         kind, key = primary
         qis = _most_identifying_first(table, dataset.quasi_identifiers)
-        check = _Check(kind, key, qis, k_overrides.get(dataset_id, k_default))
+        keys = table[key]
+        entities = keys.drop_nulls().n_unique()
+        # suppression only removes rows of the checked table: one row each stays so
+        one_row_each = entities == keys.len() - keys.null_count()
+        check = _Check(kind, key, qis, k_overrides.get(dataset_id, k_default), one_row_each)
         checks[dataset_id] = check
         results[dataset_id] = KAnonymityResult(
             dataset=dataset_id,
             k=check.k,
             quasi_identifiers=qis,
             entity=kind.value,
-            entities_in=table[key].drop_nulls().n_unique(),
+            entities_in=entities,
         )
 
     suppressed: dict[EntityKind, set[str]] = {c.kind: set() for c in checks.values()}
@@ -204,7 +225,13 @@ def enforce(
     while True:
         dropped_more = False
         for dataset_id, check in checks.items():
-            step = check_table(current[dataset_id], check.key, check.quasi_identifiers, check.k)
+            step = check_table(
+                current[dataset_id],
+                check.key,
+                check.quasi_identifiers,
+                check.k,
+                one_row_each=check.one_row_each,
+            )
             current[dataset_id] = step.table
             result = results[dataset_id]
             for qi, n in step.nulled.items():

@@ -100,7 +100,7 @@ def mask_table(
     per_value = [
         f.id
         for f in dataset.fields
-        if f.id in expressions and BUILDERS[f.masking.rule].per_distinct_value
+        if f.id in expressions and BUILDERS[f.masking.rule].per_distinct_value(f.masking)
     ]
     # an estimate decides only how to compute, never what: HyperLogLog is enough
     distinct = frame.select(pl.col(per_value).approx_n_unique()).row(0) if per_value else ()
@@ -108,27 +108,29 @@ def mask_table(
     pseudonymised = {
         f.id: f.masking.namespace for f in dataset.fields if isinstance(f.masking, Pseudonym)
     }
-    if pseudonymiser.vectorised:
-        expressions.update(
-            {
-                c: pseudonymiser.hex_expr(pl.col(c), namespace).alias(c)
-                for c, namespace in pseudonymised.items()
-            }
-        )
     columns: dict[str, pl.Series] = {}
-    # one select: polars computes the columns in parallel, without the GIL, so that
-    # pseudonyms hashed in Python (without the plugin) overlap with it
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # polars computes each select in parallel, without the GIL: the pseudonyms (the
+    # longest part) in one, the other columns in another, while this thread joins the
+    # columns masked per distinct value and then turns the pseudonyms' hex into letters
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hashed = (
+            pool.submit(
+                frame.select,
+                [pseudonymiser.hex_expr(pl.col(c), ns).alias(c) for c, ns in pseudonymised.items()],
+            )
+            if pseudonymiser.vectorised and pseudonymised
+            else None
+        )
         direct = pool.submit(frame.select, [e for c, e in expressions.items() if c not in few])
         if not pseudonymiser.vectorised:
             for c, namespace in pseudonymised.items():
                 columns[c] = pseudonymiser.column(frame[c], namespace)
         for column in few:
             columns[column] = _by_distinct_value(frame[column], expressions[column])
+        if hashed is not None:
+            for hexed in hashed.result().get_columns():
+                columns[hexed.name] = pseudonymiser.from_hex(hexed, pseudonymised[hexed.name])
         columns.update({s.name: s for s in direct.result().get_columns()})
-    if pseudonymiser.vectorised:
-        for c, namespace in pseudonymised.items():
-            columns[c] = pseudonymiser.from_hex(columns[c], namespace)
     kept = [f.id for f in dataset.fields if f.masking.column != "dropped"]
     fields = [
         FieldReport(

@@ -34,10 +34,7 @@ _BLOCK = 64
 _HEX = list("0123456789abcdef")
 _LETTERS = list("abcdefghijklmnop")
 _HEX_TO_LETTERS = str.maketrans("".join(_HEX), "".join(_LETTERS))
-_HEX_LUT = np.arange(256, dtype=np.uint8)
-_HEX_LUT[np.frombuffer("".join(_HEX).encode(), dtype=np.uint8)] = np.frombuffer(
-    "".join(_LETTERS).encode(), dtype=np.uint8
-)
+_HEX_TABLE = bytes.maketrans("".join(_HEX).encode(), "".join(_LETTERS).encode())
 PSEUDONYM_CHARS = 24  # 96 bits: collisions are negligible far beyond a city's population
 _SEPARATOR = ":"
 
@@ -135,9 +132,11 @@ class Pseudonymiser:
                 lambda v: v[:tag] + v[tag:].translate(_HEX_TO_LETTERS), return_dtype=pl.String
             )
         if data is not None and data.size:
-            # every byte through the table, then the tag put back: two flat passes
-            chars = _HEX_LUT[np.frombuffer(data, dtype=np.uint8)]
-            rows = chars[: chars.size - chars.size % width]
+            # every byte through the table (bytes.translate: about twice as fast as a
+            # numpy gather), then the tag put back: two flat passes
+            chars = bytearray(memoryview(data)).translate(_HEX_TABLE)
+            flat = np.frombuffer(chars, dtype=np.uint8)
+            rows = flat[: flat.size - flat.size % width]
             tag_bytes = np.frombuffer((namespace + _SEPARATOR).encode("utf-8"), dtype=np.uint8)
             rows.reshape(-1, width)[:, : tag_bytes.size] = tag_bytes
             data = pa.py_buffer(chars)
@@ -154,6 +153,15 @@ class Pseudonymiser:
 
     def pseudonyms(self, namespace: str, values: list[str]) -> list[str]:
         return self.column(pl.Series("value", values, dtype=pl.String), namespace).to_list()
+
+    def few(self, namespace: str, values: list[str]) -> list[str]:
+        """`pseudonyms` of a handful of values without building a column: the product
+        API's path per call (microseconds, where a polars column costs hundreds)."""
+        digests = self._hasher.digests(
+            namespace.encode("utf-8") + b"\0", (v.encode("utf-8") for v in values)
+        )
+        tag = namespace + _SEPARATOR
+        return [tag + letters(d) for d in digests]
 
     def column(self, series: pl.Series, namespace: str) -> pl.Series:
         """`series` with every non-null value replaced by its pseudonym (nulls stay)."""

@@ -54,23 +54,27 @@ Expression = Callable[[pl.Expr, Any, Column], pl.Expr]
 @dataclass(frozen=True)
 class Builder:
     expression: Expression
-    # costly per row, on columns that usually hold few distinct values (a county, a
-    # birth date): computing each value once and joining back is far cheaper
-    per_distinct_value: bool = False
+    # whether the expression is costly per row, on columns that usually hold few
+    # distinct values (a county, a birth date): computing each value once and joining
+    # back is then far cheaper (masking still decides by the column's distinct count)
+    per_distinct_value: Callable[[Any], bool]
 
 
 BUILDERS: dict[str, Builder] = {}
 E = TypeVar("E", bound=Expression)
 
 
-def builds(rule: type[MaskingRuleBase], *, per_distinct_value: bool = False) -> Callable[[E], E]:
+def builds(
+    rule: type[MaskingRuleBase], *, per_distinct_value: bool | Callable[[Any], bool] = False
+) -> Callable[[E], E]:
     """Register the expression of `rule`; a rule can have only one."""
     name = rule_name(rule)
+    costly = per_distinct_value if callable(per_distinct_value) else lambda _: per_distinct_value
 
     def register(expression: E) -> E:
         if name in BUILDERS:
             raise TypeError(f"masking rule {name!r} has two expression builders")
-        BUILDERS[name] = Builder(expression, per_distinct_value)
+        BUILDERS[name] = Builder(expression, costly)
         return expression
 
     return register
@@ -94,7 +98,8 @@ def partial_mask(col: pl.Expr, rule: PartialMask, column: Column) -> pl.Expr:
     return pl.when(length > keep).then(masked).when(text.is_not_null()).then(whole)
 
 
-@builds(DateGeneralise)
+# formatting a month is costly per row; a year is one cheap field
+@builds(DateGeneralise, per_distinct_value=lambda rule: rule.to == "month")
 def generalise_date(col: pl.Expr, rule: DateGeneralise, column: Column) -> pl.Expr:
     if rule.to == "year":
         return col.dt.year().cast(pl.Int64)
