@@ -22,8 +22,10 @@ from shuyu.policy.models import (
     Dataset,
     Feature,
     MaskingPolicy,
+    OutputCheckPolicy,
     PartnersFile,
     Policies,
+    ProductOutputs,
     ReviewChainPolicy,
     Role,
     SandboxPolicy,
@@ -71,14 +73,20 @@ def load_policies(directory: Path | None = None) -> Policies:
     selfcheck = _load_one(root / "selfcheck.yaml", SelfCheckThresholds, problems)
     chain = _load_one(root / "review_chain.yaml", ReviewChainPolicy, problems)
     sandbox = _load_one(root / "sandbox.yaml", SandboxPolicy, problems)
+    outputs = _load_one(root / "outputs.yaml", OutputCheckPolicy, problems)
 
     if partners_file is not None:
         problems += _check_accounts(root / "partners.yaml", partners_file)
     if partners_file is not None and chain is not None:
         problems += _check_chain(root, partners_file, chain, scenarios)
     partner_ids = {p.id for p in partners_file.partners} if partners_file else set()
+    products = outputs.products if outputs is not None else {}
     for path, scenario in scenarios.items():
-        problems += _check_scenario(path, scenario, catalogue, partner_ids)
+        problems += _check_scenario(
+            path, scenario, catalogue, partner_ids, production=products.get(scenario.id)
+        )
+    if outputs is not None:
+        problems += _check_products(root / "outputs.yaml", outputs, scenarios)
 
     if masking is not None:
         for dataset_id in masking.k_overrides:
@@ -98,6 +106,7 @@ def load_policies(directory: Path | None = None) -> Policies:
         or selfcheck is None
         or chain is None
         or sandbox is None
+        or outputs is None
     ):
         raise ProblemsError(problems)
     return Policies(
@@ -109,6 +118,7 @@ def load_policies(directory: Path | None = None) -> Policies:
         selfcheck=selfcheck,
         review_chain=chain,
         sandbox=sandbox,
+        outputs=outputs,
     )
 
 
@@ -255,7 +265,12 @@ def _check_chain(
 
 
 def _check_scenario(
-    path: Path, s: Scenario, catalogue: dict[Path, Dataset], partner_ids: set[str]
+    path: Path,
+    s: Scenario,
+    catalogue: dict[Path, Dataset],
+    partner_ids: set[str],
+    *,
+    production: ProductOutputs | None = None,
 ) -> list[Problem]:
     file = str(path)
     datasets = {d.id: d for d in catalogue.values()}
@@ -269,6 +284,9 @@ def _check_scenario(
     columns = [(f"features[{i}]", f) for i, f in enumerate(s.features)] + [("label", s.label)]
     for where, feature in columns:
         problems += _check_column(file, where, feature, s, datasets=datasets, used=used)
+    if production is not None and production.input.dataset in used:
+        # the fields a production run reads are used too (the coal report's sale times)
+        used[production.input.dataset] |= set(production.input.fields)
     problems += _check_minimum_necessary(file, s, datasets, used)
     return problems
 
@@ -412,4 +430,68 @@ def _check_minimum_necessary(
                     f"add the join key {key!r}: it is needed to link the dataset to the entity",
                 )
             )
+    return problems
+
+
+def _check_products(
+    path: Path, outputs: OutputCheckPolicy, scenarios: dict[Path, Scenario]
+) -> list[Problem]:
+    """Every product is a scenario's, writes only the kinds its scenario allows, and
+    reads only authorised fields."""
+    file = str(path)
+    by_id = {s.id: s for s in scenarios.values()}
+    problems: list[Problem] = []
+    for scenario_id, product in outputs.products.items():
+        where = f"products.{scenario_id}"
+        scenario = by_id.get(scenario_id)
+        if scenario is None:
+            problems.append(Problem(file, where, f"unknown scenario {scenario_id!r}"))
+            continue
+        for i, declared in enumerate(product.outputs):
+            if declared.kind not in scenario.output.kinds:
+                problems.append(
+                    Problem(
+                        file,
+                        f"{where}.outputs[{i}].kind",
+                        f"scenario {scenario_id} does not allow {declared.kind} outputs "
+                        f"(its output.kinds are {', '.join(scenario.output.kinds)})",
+                    )
+                )
+        source = product.input
+        columns = set(source.fields) if source.dataset else {"entity_id", *scenario.feature_names}
+        for i, declared in enumerate(product.outputs):
+            table = declared.table
+            if table is None:
+                continue
+            needed = [*table.by, table.unit, table.value, table.period_from]
+            problems += [
+                Problem(
+                    file,
+                    f"{where}.outputs[{i}].table",
+                    f"{name!r} is not a column of the input batch ({', '.join(sorted(columns))})",
+                )
+                for name in dict.fromkeys(needed)
+                if name is not None and name != "period" and name not in columns
+            ]
+        if source.dataset is None:
+            continue
+        authorised = scenario.datasets.get(source.dataset)
+        if authorised is None:
+            problems.append(
+                Problem(
+                    file,
+                    f"{where}.input.dataset",
+                    f"{source.dataset!r} is not an authorised dataset of {scenario_id}",
+                )
+            )
+            continue
+        problems += [
+            Problem(
+                file,
+                f"{where}.input.fields[{j}]",
+                f"{source.dataset}.{field} is not among {scenario_id}'s authorised fields",
+            )
+            for j, field in enumerate(source.fields)
+            if field not in authorised
+        ]
     return problems

@@ -444,6 +444,125 @@ class SandboxPolicy(Strict):
         return self
 
 
+OutputKind = Literal["scores", "aggregates", "charts", "reports"]
+
+
+class AggregateTable(Strict):
+    """How a published aggregate table is built from the run's input batch, so that the
+    output check can rebuild it: cells are the distinct values of `by`; each cell's value
+    is `agg` of `value` over its rows; `unit` names the contributor (a mine, an
+    enterprise) whose count the threshold counts and whose share dominance measures."""
+
+    by: list[SnakeId] = Field(min_length=1)
+    agg: Literal["count", "sum", "mean"]
+    value: SnakeId | None = None  # none for a count
+    column: SnakeId
+    """The published value column (the file's other columns are `by`)."""
+    unit: SnakeId
+    period_from: SnakeId | None = None
+    """A time field of the batch whose start of the run's period (day, ISO week, month)
+    is the `by` column `period`."""
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> AggregateTable:
+        if (self.agg == "count") != (self.value is None):
+            raise ValueError("a count has no `value`; sum and mean need one")
+        if self.column in self.by:
+            raise ValueError(f"column {self.column!r} is also a `by` column")
+        if (self.period_from is not None) != ("period" in self.by):
+            raise ValueError("a `period` by-column and `period_from` go together")
+        return self
+
+
+class DeclaredOutput(Strict):
+    """One file (or a glob of files) a production run may write to its output folder."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_*.][A-Za-z0-9_*./-]*$")
+    """Relative to the output folder; `*` matches within one path segment."""
+    kind: OutputKind
+    key: SnakeId | None = None
+    """scores: the column naming the subject (a per-scenario pseudonym, never an ID)."""
+    columns: list[SnakeId] = Field(default_factory=list)
+    """scores: the columns besides the key (score, grade, factor labels)."""
+    table: AggregateTable | None = None
+    max_rows: int | None = Field(default=None, ge=1)
+    """More rows than the platform's limit, declared by the product."""
+    max_bytes: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> DeclaredOutput:
+        if self.kind == "scores" and (self.key is None or not self.columns):
+            raise ValueError("a scores file declares its key and its columns")
+        if self.kind != "scores" and (self.key is not None or self.columns):
+            raise ValueError("only a scores file declares a key and columns")
+        if (self.kind == "aggregates") != (self.table is not None):
+            raise ValueError("an aggregates file, and only one, declares its table")
+        if self.key is not None and self.key in self.columns:
+            raise ValueError(f"the key {self.key!r} is also listed in columns")
+        return self
+
+
+class ProductInput(Strict):
+    """The in-domain data a production run reads (read-only, as its input batch): rows
+    of the scenario's view columns (without the label), or authorised fields of one
+    dataset with identifiers pseudonymised and times kept to the day."""
+
+    source: Literal["view", "dataset"]
+    dataset: SnakeId | None = None
+    fields: list[SnakeId] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _source_fits(self) -> ProductInput:
+        if (self.source == "dataset") != (self.dataset is not None and bool(self.fields)):
+            raise ValueError("a dataset input names its dataset and fields; a view input neither")
+        return self
+
+
+class ProductOutputs(Strict):
+    """What one scenario's production runs read and may write."""
+
+    input: ProductInput
+    outputs: list[DeclaredOutput] = Field(min_length=1)
+
+
+class OutputCheckPolicy(Strict):
+    """产出检查: what a production run's output folder must satisfy before the outbox.
+    Defaults are the stricter of ACRO's (threshold 10, (2, 90 %) dominance, p-ratio 10 %)
+    and OpenSAFELY's (counts of 7 or less suppressed); a scenario's `output` may be
+    stricter, never laxer."""
+
+    min_cell_count: int = Field(default=10, ge=1)
+    """Aggregate cells with fewer contributing units are suppressed."""
+    dominance_n: int = Field(default=2, ge=1)
+    dominance_k: float = Field(default=0.90, gt=0, le=1)
+    """A cell whose `dominance_n` largest units make more than `dominance_k` of it is
+    suppressed."""
+    p_ratio: float = Field(default=0.10, ge=0, lt=1)
+    """A cell where the units after the two largest make less than `p_ratio` of the
+    largest is suppressed (the second could estimate the first within p %)."""
+    max_file_bytes: int = Field(default=16 << 20, ge=1024)
+    max_rows: int = Field(default=5000, ge=1)
+    allowed_suffixes: list[str] = Field(
+        default=[".csv", ".json", ".png", ".html", ".md", ".txt", ".ipynb"], min_length=1
+    )
+    """File types a run may write; anything else is quarantined (data formats and
+    archives would carry rows past the checks)."""
+    row_level_suffixes: list[str] = Field(default=[".csv", ".json"])
+    """Tabular files: read as tables, their rows counted and their columns checked."""
+    products: dict[SnakeId, ProductOutputs] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _suffixes(self) -> OutputCheckPolicy:
+        listed = [*self.allowed_suffixes, *self.row_level_suffixes]
+        bad = [s for s in listed if not s.startswith(".") or s != s.lower()]
+        if bad:
+            raise ValueError(f"suffixes must be lower-case and start with '.': {bad}")
+        stray = [s for s in self.row_level_suffixes if s not in self.allowed_suffixes]
+        if stray:
+            raise ValueError(f"row_level_suffixes not in allowed_suffixes: {stray}")
+        return self
+
+
 class ReviewChainPolicy(Strict):
     levels: list[ReviewLevel] = Field(min_length=1)
     separation_of_duties: bool = True  # one person may not review twice or review their own
@@ -460,6 +579,7 @@ class Policies(Strict):
     selfcheck: SelfCheckThresholds
     review_chain: ReviewChainPolicy
     sandbox: SandboxPolicy
+    outputs: OutputCheckPolicy
 
     def dataset(self, dataset_id: str) -> Dataset:
         return self.catalogue[dataset_id]

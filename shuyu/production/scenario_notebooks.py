@@ -1,0 +1,45 @@
+"""Where the scenario notebooks are: `notebooks/scenarios/<scenario>/` holds the
+`develop.ipynb` a partner's sandbox opens on, the `production.ipynb` operators run and
+a zh-CN `README.md` (the view, its fields, the ε/δ budget, training with a spec,
+submitting).
+
+The source tree's copy, else the runner image's (/opt/shuyu/notebooks, see
+images/runner/Dockerfile), else the installed wheel's (`share/shuyu/notebooks` under
+the environment's prefix, from pyproject's data-files)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from shuyu.errors import InputError
+
+DEVELOP = "develop.ipynb"
+PRODUCTION = "production.ipynb"
+README = "README.md"
+
+
+def scenario_notebooks_dir() -> Path:
+    candidates = (
+        Path(__file__).resolve().parents[2] / "notebooks" / "scenarios",
+        Path("/opt/shuyu/notebooks/scenarios"),
+        Path(sys.prefix) / "share" / "shuyu" / "notebooks" / "scenarios",
+    )
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return candidates[0]
+
+
+def scenario_file(scenario: str, name: str) -> Path:
+    """One scenario's develop or production notebook, or its README."""
+    if name not in (DEVELOP, PRODUCTION, README):
+        raise InputError(
+            "scenario file", f"is one of {DEVELOP}, {PRODUCTION}, {README}", value=name
+        )
+    path = scenario_notebooks_dir() / scenario / name
+    if not path.is_file():
+        raise InputError(
+            str(path), "no such scenario notebook", hint="see notebooks/scenarios for the scenarios"
+        )
+    return path
