@@ -505,3 +505,14 @@ def test_evidence_shows_the_offending_text_with_identifiers_masked(tmp_path: Pat
     assert "os.system" in finding.value
     assert person[:4] + "*" in finding.value
     assert person not in json.dumps(result.model_dump(mode="json"))
+
+
+def test_a_notebook_with_chinese_text_in_calls_passes(tmp_path: Path) -> None:
+    """Chart titles and labels in Chinese are ordinary text, not encoded payloads: the
+    decoder folding once raised on them and the whole self-check errored."""
+    result = scan(
+        tmp_path,
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()",
+        'ax.set_title("煤炭价格走势")\nax.set_xlabel("月份")\n"价格".encode("utf-8")',
+    )
+    assert result.status is Status.PASS, wheres(result)

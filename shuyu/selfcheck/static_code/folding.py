@@ -154,8 +154,10 @@ def _mapped_chr(node: ast.AST, folder: Folder, depth: int) -> list[str] | None:
 def _decoded(dotted: str | None, args: list[Folded]) -> Folded:
     """Decoders of literals: hex, base64, rot13."""
     first = args[0] if args else None
-    raw = first.encode("latin-1") if isinstance(first, str) else first
     try:
+        # a decoder's argument is ASCII; any other text (a chart title in Chinese) is not
+        # an encoded payload (UnicodeEncodeError is a ValueError)
+        raw = first.encode("latin-1") if isinstance(first, str) else first
         if dotted in ("bytes.fromhex", "bytearray.fromhex") and isinstance(first, str):
             return bytes.fromhex(first)
         if dotted in ("binascii.unhexlify", "binascii.a2b_hex") and isinstance(raw, bytes):
