@@ -49,6 +49,16 @@ ACTIONS = frozenset(
         "review.vote",
         "registry.register",
         "registry.alias",
+        # data products by API: consumers, keys, agreements, consents, calls, 事中检查
+        "product.consumer",
+        "product.key",
+        "product.agreement",
+        "product.consent",
+        "product.score",
+        "product.block",
+        "product.unblock",
+        "product.case",
+        "product.statement",
         # policy and the audit log itself
         "policy.change",
         "audit.export",

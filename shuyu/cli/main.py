@@ -38,6 +38,7 @@ def _register_optional() -> None:
         ("shuyu.cli.train", "train"),
         ("shuyu.cli.images", "images"),
         ("shuyu.cli.platform", "platform"),
+        ("shuyu.cli.products", "products"),
     ):
         try:
             mod = importlib.import_module(module)

@@ -12,7 +12,7 @@ import datetime as dt
 from enum import IntEnum, StrEnum
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from shuyu.policy.aggregations import Aggregation
 from shuyu.policy.base import FieldType, SnakeId, Strict
@@ -609,3 +609,208 @@ class Policies(Strict):
         """Catalogue datasets that some scenario needs, in catalogue order."""
         used = {d for s in self.scenarios.values() for d in s.datasets}
         return [d for d in self.catalogue if d in used]
+
+
+# ---------------------------------------------------------------- data products (API)
+
+
+class ProductPurpose(Strict):
+    """A use a consumer may put a product's scores to (permitted purpose, 使用用途)."""
+
+    id: SnakeId
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+
+
+class ProductGrade(Strict):
+    """A risk grade: scores below `below` (and at or above the previous grade's) get it."""
+
+    grade: str = Field(pattern=r"^[A-Z][A-Z0-9+-]{0,3}$")
+    below: float = Field(gt=0)
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+
+
+class ProductFactor(Strict):
+    """A declared feature the API may name as a contributing factor, with the label
+    shown when the subject's value raises the score and when it lowers it. Labels are
+    words, never the value."""
+
+    feature: SnakeId
+    raises: str = Field(min_length=1)
+    raises_en: str = Field(min_length=1)
+    lowers: str = Field(min_length=1)
+    lowers_en: str = Field(min_length=1)
+
+
+class ApiProduct(Strict):
+    """A data product delivered by API (以 API 接口形式提供): the approved model of a
+    scenario, scored on the subject's masked features in the domain."""
+
+    id: SnakeId
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    scenario: SnakeId
+    model: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    """The registered model whose `approved` version is served (`<scenario>.<partner>`)."""
+    identifier: Literal["uscc", "resident_id"]
+    """What consumers name a subject by: 统一社会信用代码 or 居民身份证号."""
+    consent_required: bool
+    """Personal-data products are served only on a valid consent record (个人授权书)."""
+    purposes: list[ProductPurpose] = Field(min_length=1)
+    features: list[SnakeId] = Field(min_length=1)
+    """The scenario features the product declares: the model may read no other, and the
+    in-domain feature table holds no other."""
+    factors: list[ProductFactor] = Field(min_length=1)
+    grades: list[ProductGrade] = Field(min_length=2)
+    top_factors: int = Field(default=3, ge=1, le=10)
+    min_factor_effect: float = Field(default=0.005, ge=0)
+    """A factor is named only when it moves the score by at least this much."""
+    batch_limit: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ApiProduct:
+        for kind, values in (
+            ("purpose", [p.id for p in self.purposes]),
+            ("feature", self.features),
+            ("factor", [f.feature for f in self.factors]),
+            ("grade", [g.grade for g in self.grades]),
+        ):
+            dupes = sorted({v for v in values if values.count(v) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind}s: {', '.join(dupes)}")
+        undeclared = [f.feature for f in self.factors if f.feature not in self.features]
+        if undeclared:
+            raise ValueError(f"factors name undeclared features: {', '.join(undeclared)}")
+        bounds = [g.below for g in self.grades]
+        if bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
+            raise ValueError("grades must be listed by increasing `below`")
+        if self.identifier == "resident_id" and not self.consent_required:
+            raise ValueError("a product scoring people needs consent_required: true")
+        return self
+
+    def purpose(self, purpose_id: str) -> ProductPurpose | None:
+        return next((p for p in self.purposes if p.id == purpose_id), None)
+
+    def grade_of(self, score: float) -> ProductGrade:
+        for grade in self.grades:
+            if score < grade.below:
+                return grade
+        return self.grades[-1]
+
+
+class NightWindow(Strict):
+    """Local hours `[start, end)` that count as night (00:00–06:00 by default)."""
+
+    start_hour: int = Field(default=0, ge=0, le=23)
+    end_hour: int = Field(default=6, ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NightWindow:
+        if self.end_hour <= self.start_hour:
+            raise ValueError("end_hour must be after start_hour (the window stays in one day)")
+        return self
+
+    def contains(self, hour: int) -> bool:
+        return self.start_hour <= hour < self.end_hour
+
+
+class NightCallsRule(Strict):
+    """夜间高频次调用: subjects a key looks up during one night."""
+
+    night: NightWindow = Field(default_factory=NightWindow)
+    max_subjects: int = Field(default=200, ge=1)
+
+
+class EnumerationRule(Strict):
+    """批量遍历: distinct subjects a key looks up in a sliding window, and runs of
+    consecutive identifiers (an enumeration counting through ID or code ranges)."""
+
+    window_seconds: int = Field(default=3600, ge=60)
+    max_distinct_subjects: int = Field(default=1000, ge=10)
+    sequential_run: int = Field(default=10, ge=3)
+    sequential_max_step: int = Field(default=1000, ge=1)
+    """Identifiers read as numbers (their first 17 characters) that differ by at most
+    this much from the one before count as consecutive (1000: one birth date further)."""
+
+
+class CrossRegionRule(Strict):
+    """跨区域批量调取: the share of a key's recent subjects registered outside the
+    agreement's region."""
+
+    window_subjects: int = Field(default=100, ge=5)
+    min_subjects: int = Field(default=20, ge=5)
+    max_outside_share: float = Field(default=0.3, gt=0, lt=1)
+
+
+class ConsentFailuresRule(Strict):
+    """Repeated calls without a valid consent (missing, expired, another purpose)."""
+
+    window_seconds: int = Field(default=600, ge=60)
+    max_failures: int = Field(default=5, ge=1)
+
+
+class QuotaBurstRule(Strict):
+    """A burst: more than this share of the daily quota within the window (and more than
+    `min_subjects`, so that a small quota is not a hair trigger)."""
+
+    window_seconds: int = Field(default=600, ge=60)
+    max_share_of_daily_quota: float = Field(default=0.2, gt=0, le=1)
+    min_subjects: int = Field(default=50, ge=1)
+
+
+class DownloadRefusalsRule(Strict):
+    """A partner whose sandbox refused this many downloads within the window."""
+
+    window_seconds: int = Field(default=600, ge=60)
+    max_refusals: int = Field(default=5, ge=1)
+
+
+class NightSpawnRule(Strict):
+    """A sandbox started at night, by a user not listed as allowed to work then."""
+
+    night: NightWindow = Field(default_factory=NightWindow)
+    allowed_users: list[Username] = Field(default_factory=list)
+
+
+class MonitoringPolicy(Strict):
+    """事中检查: the rules run on every product call and on the sandboxes' audit events.
+    A rule left out is off; a hit blocks the key (product calls) and opens a case."""
+
+    timezone: str = "Asia/Shanghai"
+    night_calls: NightCallsRule | None = Field(default_factory=NightCallsRule)
+    enumeration: EnumerationRule | None = Field(default_factory=EnumerationRule)
+    cross_region: CrossRegionRule | None = Field(default_factory=CrossRegionRule)
+    consent_failures: ConsentFailuresRule | None = Field(default_factory=ConsentFailuresRule)
+    quota_burst: QuotaBurstRule | None = Field(default_factory=QuotaBurstRule)
+    download_refusals: DownloadRefusalsRule | None = Field(default_factory=DownloadRefusalsRule)
+    night_spawn: NightSpawnRule | None = Field(default_factory=NightSpawnRule)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        import zoneinfo  # noqa: PLC0415 - only to validate
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class ProductsPolicy(Strict):
+    """`policies/products.yaml`: the products served by API and the 事中检查 rules."""
+
+    products: list[ApiProduct] = Field(default_factory=list)
+    monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ProductsPolicy:
+        ids = [p.id for p in self.products]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate product ids: {', '.join(dupes)}")
+        return self
+
+    def product(self, product_id: str) -> ApiProduct | None:
+        return next((p for p in self.products if p.id == product_id), None)

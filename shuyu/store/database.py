@@ -35,10 +35,25 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
-        with self._sessions() as session, session.begin():
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error.
+
+        `write=True` takes SQLite's write lock when the transaction begins (`BEGIN
+        IMMEDIATE`, waiting up to the busy timeout): a deferred transaction that reads
+        and then writes fails at its first write, without waiting, whenever another
+        connection committed in between (WAL's stale snapshot) — the audit writer
+        commits every few milliseconds. PostgreSQL needs nothing of the kind."""
+        if not (write and self.is_sqlite):
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        with (
+            self.engine.connect().execution_options(sqlite_immediate=True) as connection,
+            connection.begin(),
+            self._sessions(bind=connection) as session,
+        ):
             yield session
+            session.flush()
 
     @contextlib.contextmanager
     def write_lock(self, name: str) -> Iterator[Connection]:
