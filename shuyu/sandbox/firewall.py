@@ -58,10 +58,13 @@ class FirewallPlan:
     hub_ip: str
     sandbox_port: int
     host_ports: tuple[int, ...] = field(default=())
+    # what only the hub may reach on the bridge: the service's pages, which its proxy
+    # serves under /services/ (never a sandbox)
+    hub_peers: tuple[Peer, ...] = field(default=())
 
     def __post_init__(self) -> None:
         net = ipaddress.ip_network(self.subnet)
-        for ip in [self.hub_ip, *(p.ip for p in self.peers)]:
+        for ip in [self.hub_ip, *(p.ip for p in (*self.peers, *self.hub_peers))]:
             if ipaddress.ip_address(ip) not in net:
                 raise ShuyuError(f"firewall: {ip} is not in the sandbox subnet {self.subnet}")
         if not 0 < len(self.bridge) <= 15:
@@ -100,6 +103,11 @@ class FirewallPlan:
         rules += [
             f"-s {net} -d {p.ip}/32 -i {br} -o {br} -p tcp -m tcp --dport {p.port} -j ACCEPT"
             for p in self.peers
+        ]
+        rules += [
+            f"-s {self.hub_ip}/32 -d {p.ip}/32 -i {br} -o {br} -p tcp -m tcp --dport {p.port} "
+            "-j ACCEPT"
+            for p in self.hub_peers
         ]
         rules += [
             f"-s {self.hub_ip}/32 -d {net} -i {br} -o {br} -p tcp -m tcp "
@@ -221,8 +229,8 @@ class Iptables:
 
 def plan_for(settings: PlatformSettings, host_ports: Sequence[int] = ()) -> FirewallPlan:
     """The plan for the platform these settings describe: sandboxes may reach the hub API,
-    MLflow and the service's submission endpoint, and the hub may reach sandboxes'
-    single-user port."""
+    MLflow and the service's submission endpoint; the hub may reach sandboxes'
+    single-user port and the service's pages."""
     return FirewallPlan(
         bridge=settings.sandbox_bridge,
         subnet=settings.sandbox_subnet,
@@ -234,6 +242,7 @@ def plan_for(settings: PlatformSettings, host_ports: Sequence[int] = ()) -> Fire
         hub_ip=settings.hub_ip,
         sandbox_port=settings.sandbox_port,
         host_ports=tuple(host_ports),
+        hub_peers=(Peer(settings.service_ip, settings.service_port),),
     )
 
 

@@ -499,6 +499,24 @@ class MembershipAudit:
         """The best TPR at FPR ≤ level over the attacks."""
         return max(a.tpr_at(level) for a in self.attacks)
 
+    def tpr_lower_at(self, level: float, confidence: float) -> float:
+        return tpr_lower_bound(self.attacks, level, confidence)
+
+
+def tpr_lower_bound(attacks: Sequence[AttackMetrics], level: float, confidence: float) -> float:
+    """The best one-sided lower confidence bound of TPR at FPR ≤ level over `attacks`
+    (Clopper–Pearson on the members, Bonferroni over the attacks): what an attack is
+    shown to reach, not what a few hundred examples happen to give."""
+    alpha = (1 - confidence) / max(1, len(attacks))
+    return max(
+        float(
+            clopper_pearson_lower(np.array([round(a.tpr_at(level) * a.members)]), a.members, alpha)[
+                0
+            ]
+        )
+        for a in attacks
+    )
+
 
 def histogram_values(
     values: np.ndarray,

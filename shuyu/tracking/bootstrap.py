@@ -5,8 +5,10 @@ One experiment `shuyu/<scenario>/<partner>` per scenario and authorised partner,
 any grant. A
 partner's users get EDIT on their own partner's experiments of scenarios valid today and
 nothing else; when an authorisation lapses their grant is revoked (the runs stay). The
-`registry-gate` account gets READ on every experiment (it must read a run to register
-its model). Partner accounts are created by the hub at first spawn; bootstrap grants to
+`registry-gate` account gets EDIT on every experiment: it reads a run to check and
+register its model, and attaches the self-check's report to the run (MLflow grants
+artifact uploads with EDIT only; its password exists only in the service's container,
+and every write it makes is audited by the guard). Partner accounts are created by the hub at first spawn; bootstrap grants to
 those that exist. Safe to run any number of times.
 """
 
@@ -59,7 +61,7 @@ def bootstrap(
                     continue
                 exp_id = found
             report.experiments[name] = exp_id
-            accounts.grant(GATE_USERNAME, exp_id, Permission.READ)
+            accounts.grant(GATE_USERNAME, exp_id, Permission.EDIT)
             for user in policies.partners[partner_id].users:
                 if accounts.get_user(user.username) is None:
                     continue

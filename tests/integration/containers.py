@@ -13,7 +13,11 @@ def inspect(name: str) -> dict[str, Any]:
 
 
 def exec_in(
-    container: str, *cmd: str, user: str | None = None, stdin: str | None = None
+    container: str,
+    *cmd: str,
+    user: str | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run `cmd` in the container (as its own user unless `user` is given)."""
     args = ["docker", "exec", *(["-i"] if stdin is not None else [])]
@@ -23,10 +27,10 @@ def exec_in(
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=timeout,
         input=stdin,
     )
 
 
-def python_in(container: str, code: str) -> subprocess.CompletedProcess[str]:
-    return exec_in(container, "python", "-c", code)
+def python_in(container: str, code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return exec_in(container, "python", "-c", code, timeout=timeout)

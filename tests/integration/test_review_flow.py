@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from selenium.webdriver.common.by import By
 
 from shuyu.platform.compose import compose
 from shuyu.platform.hub_client import HubSession
@@ -22,6 +23,7 @@ from shuyu.registry.approved import load_approved
 from shuyu.secrets import MLFLOW_GATE_PASSWORD, read_secret
 from shuyu.tracking.admin_client import GATE_USERNAME
 from shuyu.tracking.store_client import MlflowStore
+from tests.integration.browser import chromium, sign_in, wait_for_text
 from tests.integration.containers import python_in
 from tests.integration.platform_fixture import RunningPlatform
 
@@ -135,20 +137,34 @@ def test_a_partner_cannot_vote_and_a_sandbox_reaches_only_the_submission_endpoin
     assert hub_with_token == "403"  # the token does nothing else
 
 
-def test_three_levels_approve_and_the_registry_serves_what_was_checked(
+def test_three_levels_approve_in_the_browser_and_the_registry_serves_what_was_checked(
     platform: RunningPlatform, submitted: dict[str, str]
 ) -> None:
+    """Each reviewer signs in to the hub in headless Chromium, lands on their queue (not
+    the spawn page), opens the submission and approves it with a comment; the expert
+    committee's second vote completes that level. Afterwards the partner's page says
+    approved and the registry holds the version under `approved`."""
     sid = submitted["submission"]
-    for reviewer in ("rv-provider", "rv-expert", "rv-expert2", "rv-bureau"):
-        session = _service(platform, reviewer)
-        queue = [s["id"] for s in session.get("/queue").json()]
-        assert sid in queue, (reviewer, queue)
-        voted = session.post(
-            f"/submissions/{sid}/votes", {"decision": "approve", "comment": "同意"}
-        )
-        assert voted.status_code == 200, (reviewer, voted.text)
+    with chromium() as browser:
+        for reviewer in ("rv-provider", "rv-expert", "rv-expert2", "rv-bureau"):
+            sign_in(browser, platform.url, reviewer, platform.accounts[reviewer].password)
+            assert f"{SERVICE}/" in browser.current_url, (reviewer, browser.current_url)
+            wait_for_text(browser, "待我评审")
+            browser.find_element(By.LINK_TEXT, sid).click()
+            wait_for_text(browser, "安全自查")
+            if reviewer == "rv-expert2":  # the committee's first vote is not shown yet
+                assert "rv-expert: 同意" not in browser.page_source
+            browser.find_element(By.NAME, "comment").send_keys(f"{reviewer}: 同意")
+            browser.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+            wait_for_text(browser, f"{reviewer}: 同意")
+        sign_in(browser, platform.url, PARTNER, platform.accounts[PARTNER].password)
+        browser.get(f"{platform.url}{SERVICE}/submissions/{sid}")
+        wait_for_text(browser, "已批准")
     final = _until_state(_service(platform, PARTNER), sid, {"approved"}, 120)
     assert final["model_name"] == "bank_credit.ordos_bank"
+    assert [v["level"] for v in final["votes"]] == [
+        "data_provider", "expert_committee", "expert_committee", "data_bureau"
+    ]  # fmt: skip
     gate = MlflowStore(
         platform.settings.mlflow_url,
         GATE_USERNAME,

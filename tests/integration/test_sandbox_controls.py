@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
+from shuyu.audit.log import AuditLog
 from shuyu.platform.compose import compose
 from shuyu.platform.hub_client import HubSession
 from shuyu.sandbox.firewall import Iptables, plan_for
 from shuyu.secrets import MLFLOW_ADMIN_PASSWORD, random_password, read_secret
+from shuyu.store.database import Database
 from shuyu.tracking.admin_client import ADMIN_USERNAME, MlflowAccounts
 from tests.integration.containers import exec_in, inspect, python_in
 from tests.integration.platform_fixture import TEST_HTTP_PORT, RunningPlatform
@@ -66,6 +68,34 @@ def _xsrf_api(session: HubSession, username: str, method: str, path: str, **kw: 
 
 
 # ---------------------------------------------------------------- accounts (sign-up)
+
+
+def _audited(platform: RunningPlatform, action: str, actor: str) -> list[dict[str, object]]:
+    """Events of the platform's audit log (its database, as `make up` made it)."""
+    log = AuditLog(Database(platform.layout.db_url))
+    return [e for e in log.events() if e["action"] == action and e["actor"] == actor]
+
+
+def test_hub_events_and_a_sandboxs_download_refusal_reach_the_audit_log(
+    platform: RunningPlatform,
+) -> None:
+    """The hub process's own events (a failed login, a spawn) and the refusal a
+    sandbox's server reports are rows of the one hash-chained log, not lines on stderr."""
+    assert not platform.session().login("no-such-user", "not-the-password")
+    with platform.running("ordos-risk", "bank_credit"):
+        session = platform.login("ordos-risk")
+        assert _lab(session, "ordos-risk").status_code == 200
+        got = session.http.get(f"{session.base}/user/ordos-risk/files/work/notes.txt", timeout=30)
+        assert got.status_code == 403
+        _until(
+            lambda: bool(_audited(platform, "sandbox.download", "ordos-risk")),
+            30,
+            "the refusal in the audit log",
+        )
+    (login,) = _audited(platform, "hub.login", "no-such-user")
+    assert login["outcome"] == "denied"
+    assert _audited(platform, "sandbox.spawn", "ordos-risk")
+    assert AuditLog(Database(platform.layout.db_url)).verify().ok
 
 
 def test_an_administrators_name_cannot_be_claimed_at_sign_up(platform: RunningPlatform) -> None:

@@ -30,6 +30,7 @@ from shuyu.selfcheck.membership import (
     roc,
     split_for_attack,
     tpr_at_fpr,
+    tpr_lower_bound,
 )
 from shuyu.train.private import fit, predict
 from shuyu.train.view import AuthorisedView, load_view
@@ -301,3 +302,24 @@ def test_a_dp_model_from_shuyu_train_is_not_caught(small_view: AuthorisedView) -
     # the report's histograms: ~1000 stand-ins each, bins under 10 rows left out
     assert 900 <= len(result.summary.member_scores) <= 1010
     assert 900 <= len(result.summary.non_member_scores) <= 1010
+
+
+@pytest.mark.parametrize(
+    ("members", "hits", "fails"),
+    [
+        (140, 9, False),  # 6.4 % of a small demo view: within chance of a 5 % limit
+        (5000, 600, True),  # 12 % of many: shown to exceed it
+    ],
+)
+def test_tpr_over_the_limit_must_be_shown_not_just_seen(
+    members: int, hits: int, fails: bool
+) -> None:
+    """`hits` members score above every non-member: TPR at 1 % FPR is hits / members."""
+    rng = np.random.default_rng(5)
+    non_members = rng.uniform(0, 1, 2000)
+    scores = np.concatenate([rng.uniform(2, 3, hits), rng.uniform(0, 1, members - hits)])
+    attack = evaluate(AttackScores("loss", scores, non_members), min_non_members=1000)
+    assert attack.tpr_at(0.01) >= hits / members
+    lower = tpr_lower_bound([attack], 0.01, 0.95)
+    assert lower < attack.tpr_at(0.01)
+    assert (lower > 0.05) is fails
