@@ -9,9 +9,10 @@ rules watch the calls (and the sandboxes' audit events), block a key at once on 
 and open a case for the bureau's manual check.
 
 - `policy`: products.yaml cross-checked against the scenarios;
-- `keys`, `accounts`, `tables`: consumers, API keys, agreements, consents;
+- `keys`, `accounts`, `admins`, `tables`: consumers, API keys, agreements, consents;
 - `subjects`, `feature_table`, `approved_model`, `scoring`: from an identifier to a score;
-- `quota`, `gateway`, `api`: one call, its checks, and its HTTP face;
+- `refusals`, `contracts`, `quota`, `gateway`, `api`: one call, its checks, its HTTP face;
 - `monitor_rules`, `monitor`, `audit_watch`, `case_states`, `cases`: 事中检查;
-- `statements`: usage and amounts per consumer and month.
+- `statements`: usage and amounts per consumer and month;
+- `clock`, `settings`, `service`: local time, the environment, the parts put together.
 """

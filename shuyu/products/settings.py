@@ -13,9 +13,10 @@ from shuyu.settings import EnvSettings, PlatformSettings
 
 
 class ProductSettings(EnvSettings):
-    product_tables: Path = Path("/srv/shuyu-state/products")
+    product_tables: Path = Path("/srv/shuyu-products")
     """The products' in-domain feature tables (`<product>.parquet`, built by `shuyu
-    products features` from the masked zone); never mounted into a sandbox or runner."""
+    products features` from the masked zone): masked data of every subject, so mounted
+    (read-only) into the product service only — never a sandbox, a runner or the hub."""
 
     product_key_pepper_file: Path | None = None
     """The API keys' pepper (default: `<secrets_dir>/products_key_pepper`)."""
