@@ -2,14 +2,14 @@
 
 One experiment `shuyu/<scenario>/<partner>` per scenario and authorised partner, and
 `shuyu/registry`, where the gate (EDIT) keeps the registered copies and no partner has
-any grant. A
-partner's users get EDIT on their own partner's experiments of scenarios valid today and
-nothing else; when an authorisation lapses their grant is revoked (the runs stay). The
-`registry-gate` account gets EDIT on every experiment: it reads a run to check and
-register its model, and attaches the self-check's report to the run (MLflow grants
-artifact uploads with EDIT only; its password exists only in the service's container,
-and every write it makes is audited by the guard). Partner accounts are created by the hub at first spawn; bootstrap grants to
-those that exist. Safe to run any number of times.
+any grant. A partner's users get EDIT on their own partner's experiments of scenarios
+valid today and nothing else; when an authorisation lapses their grant is revoked (the
+runs stay). The `registry-gate` account gets EDIT on every experiment: it reads a run to
+check and register its model, and attaches the self-check's report to the run (MLflow
+grants artifact uploads with EDIT only; its password exists only in the service's
+container, and every write it makes is audited by the guard). Partner accounts are
+created by the hub at first spawn; bootstrap grants to those that exist. Safe to run any
+number of times.
 """
 
 from __future__ import annotations
