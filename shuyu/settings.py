@@ -258,6 +258,12 @@ class ServiceSettings(EnvSettings):
     service_files: Path = Path("/srv/shuyu-state/files")
     """Submissions' snapshots and reports (never mounted into a sandbox)."""
 
+    outbox: Path = Path("/srv/shuyu-state/outbox")
+    """Released production outputs, one folder per scenario and run (发布区)."""
+
+    production_concurrency: int = Field(default=1, ge=1, le=16)
+    """Production runs at once (each a runner container)."""
+
     service_prefix: str = "/services/shuyu/"
     runner_image: str = "shuyu/runner:local"
     notify_webhook: str = ""

@@ -49,6 +49,15 @@ ACTIONS = frozenset(
         "review.vote",
         "registry.register",
         "registry.alias",
+        # production: jobs, runs, the output check's quarantine decisions
+        "production.job.create",
+        "production.job.enable",
+        "production.job.disable",
+        "production.run.queue",
+        "production.run.missed",
+        "production.run.transition",
+        "production.run.decide",
+        "production.run.file",
         # data products by API: consumers, keys, agreements, consents, calls, 事中检查
         "product.consumer",
         "product.key",

@@ -40,6 +40,17 @@ class RunnerJob:
             raise ValueError(f"a runner gets no credentials: {forbidden}")
 
 
+def folder_inputs(folder: Path, prefix: str) -> dict[str, bytes | Path]:
+    """Every file under `folder` as a job input under `prefix/` (nothing if it is absent)."""
+    if not folder.is_dir():
+        return {}
+    return {
+        f"{prefix}/{path.relative_to(folder)}": path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
 def _secretish(name: str) -> bool:
     upper = name.upper()
     return any(word in upper for word in ("PASSWORD", "TOKEN", "SECRET", "KEY", "MLFLOW_"))

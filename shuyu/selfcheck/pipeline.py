@@ -28,7 +28,7 @@ from shuyu.policy.load import default_policies_dir
 from shuyu.policy.models import Policies
 from shuyu.registry.gate import snapshot_model
 from shuyu.review.service import CheckOutcome, CheckRequest
-from shuyu.runner.job import Executor, JobKind, Outcome, RunnerJob, VolumeMount
+from shuyu.runner.job import Executor, JobKind, Outcome, RunnerJob, VolumeMount, folder_inputs
 from shuyu.sandbox_env import view_mount
 from shuyu.selfcheck.context import (
     DATA_ROOT,
@@ -195,10 +195,7 @@ class SelfCheckPipeline:
             # the thresholds in force now, as the service reads them
             (default_policies_dir(), "policies"),
         ):
-            if folder.is_dir():
-                for path in sorted(folder.rglob("*")):
-                    if path.is_file():
-                        inputs[f"{prefix}/{path.relative_to(folder)}"] = path
+            inputs.update(folder_inputs(folder, prefix))
         job = RunnerJob(
             job_id=f"{request.submission_id}-check",
             kind=JobKind.CHECK,

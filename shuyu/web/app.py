@@ -17,16 +17,25 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from shuyu.production.service import ProductionService
 from shuyu.review.service import ReviewService
 from shuyu.web.auth import HubIdentity
 from shuyu.web.common import Web
 from shuyu.web.pages import page_router
+from shuyu.web.production_pages import production_pages
+from shuyu.web.production_rest import production_router
 from shuyu.web.rest import rest_router
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def create_app(service: ReviewService, identity: HubIdentity, *, prefix: str) -> FastAPI:
+def create_app(
+    service: ReviewService,
+    identity: HubIdentity,
+    *,
+    prefix: str,
+    production: ProductionService | None = None,
+) -> FastAPI:
     """The service's app, mounted at `prefix` (/services/shuyu/)."""
     web = Web(service, identity, prefix, Jinja2Templates(directory=str(TEMPLATES)))
     app = FastAPI(
@@ -63,4 +72,7 @@ def create_app(service: ReviewService, identity: HubIdentity, *, prefix: str) ->
 
     app.include_router(page_router(web))
     app.include_router(rest_router(web))
+    if production is not None:
+        app.include_router(production_pages(web, production))
+        app.include_router(production_router(web, production))
     return app

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from shuyu.errors import ShuyuError
+from shuyu.production.states import TransitionRefused as RunTransitionRefused
 from shuyu.review.service import Forbidden, NotFound, Principal, ReviewService
 from shuyu.review.states import TransitionRefused
 from shuyu.web.auth import HubIdentity
+from shuyu.web.i18n import language, translator
 
 UNTRUSTED_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 """For what a partner controls (their notebook, a report built from their run)."""
@@ -30,6 +33,21 @@ class Web:
     def base(self) -> str:
         return self.prefix.rstrip("/")
 
+    def render(self, request: Request, name: str, user: Principal, **values: Any) -> Response:
+        """A page in the caller's language (remembered when chosen with ?lang=)."""
+        lang = language(request)
+        context = {
+            "t": translator(lang),
+            "lang": lang,
+            "prefix": self.prefix,
+            "user": user,
+            **values,
+        }
+        response = self.templates.TemplateResponse(request, name, context)
+        if request.query_params.get("lang") in {"zh", "en"}:
+            response.set_cookie("lang", lang, path=self.prefix, samesite="lax", secure=True)
+        return response
+
     async def who(self, request: Request) -> Principal:
         principal = await self.identity.principal(request)
         if principal is None:
@@ -42,7 +60,7 @@ def _status_of(exc: Exception) -> int:
         return 403
     if isinstance(exc, NotFound):
         return 404
-    if isinstance(exc, TransitionRefused):
+    if isinstance(exc, TransitionRefused | RunTransitionRefused):
         return 409
     return 400
 

@@ -10,7 +10,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import yaml
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -21,7 +21,6 @@ from shuyu.notebooks import to_html
 from shuyu.review.rules import Decision
 from shuyu.review.service import Principal, SubmissionView, SubmitRequest
 from shuyu.web.common import UNTRUSTED_CSP, Web, call
-from shuyu.web.i18n import language, translator
 
 OPEN_STATES = {"submitted", "checking", "in_review"}
 
@@ -62,13 +61,7 @@ def page_router(web: Web) -> APIRouter:
 
     Who = Annotated[Principal, Depends(who)]
 
-    def render(request: Request, name: str, user: Principal, **values: Any) -> Response:
-        lang = language(request)
-        context = {"t": translator(lang), "lang": lang, "prefix": prefix, "user": user, **values}
-        response = web.templates.TemplateResponse(request, name, context)
-        if request.query_params.get("lang") in {"zh", "en"}:
-            response.set_cookie("lang", lang, path=prefix, samesite="lax", secure=True)
-        return response
+    render = web.render
 
     @router.get(f"{base}/", response_class=HTMLResponse)
     async def landing(request: Request, user: Who) -> Response:

@@ -1,9 +1,11 @@
 """`shuyu service serve`: the shuyu service process (its own container).
 
-One process, three parts: the pages and REST API (behind the hub's proxy, on the
-service's port), the sandbox submission endpoint (bound to the service's address on the
-sandbox network only), and the worker thread that runs self-checks in runners, expires
-submissions whose authorisation lapsed and retries registry writes. It holds the
+One process: the pages and REST API (behind the hub's proxy, on the service's port), the
+sandbox submission endpoint (bound to the service's address on the sandbox network
+only), a worker thread that runs self-checks in runners, expires submissions whose
+authorisation lapsed and retries registry writes, and a production worker with its
+scheduler (APScheduler, its jobs in the service's database) that runs approved
+notebooks in runners and checks their outputs before the outbox. It holds the
 registry gate's password and the approval key (from its secrets directory) and the
 Docker socket for the runners; no partner code ever runs in it.
 """
@@ -22,6 +24,9 @@ import requests
 from shuyu.audit.events import install_sink, log_to_stderr
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies
+from shuyu.production.scheduler import ProductionScheduler
+from shuyu.production.service import ProductionService
+from shuyu.registry.approved import RegistryModels
 from shuyu.registry.gate import GateRegistrar
 from shuyu.review.service import ReviewService
 from shuyu.runner.docker_executor import DockerExecutor
@@ -65,7 +70,13 @@ def webhook(url: str) -> Callable[[dict[str, Any]], None]:
     return post
 
 
-def build_service(settings: PlatformSettings, service_settings: ServiceSettings) -> ReviewService:
+@dataclass(frozen=True)
+class Services:
+    review: ReviewService
+    production: ProductionService
+
+
+def build_service(settings: PlatformSettings, service_settings: ServiceSettings) -> Services:
     db = Database(settings.db_url)
     db.upgrade()
     install_sink(settings.db_url)
@@ -83,15 +94,29 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         policies=policies,
         progress=_log.info,
     )
-    registrar = GateRegistrar(gate, read_secret(settings.secrets_dir / APPROVAL_KEY).encode())
-    return ReviewService(
+    approval_key = read_secret(settings.secrets_dir / APPROVAL_KEY).encode()
+    registrar = GateRegistrar(gate, approval_key)
+    notify = webhook(service_settings.notify_webhook)
+    review = ReviewService(
         db,
         policies,
         service_settings.service_files,
         pipeline=pipeline,
         registrar=registrar,
-        notify=webhook(service_settings.notify_webhook),
+        notify=notify,
     )
+    production = ProductionService(
+        db,
+        policies,
+        service_settings.service_files / "production",
+        service_settings.outbox,
+        executor=pipeline.executor,
+        models=RegistryModels(gate, approval_key),
+        volumes=settings,
+        notify=notify,
+        concurrency=service_settings.production_concurrency,
+    )
+    return Services(review, production)
 
 
 class RefuseSandboxPeers:
@@ -111,21 +136,51 @@ class RefuseSandboxPeers:
         await self.app(scope, receive, send)
 
 
-def work_forever(service: ReviewService, interval: float, stop: threading.Event) -> None:
-    resumed = service.resume_after_restart()
-    if resumed:
-        _log.info("resuming %s submission(s) whose check a restart interrupted", resumed)
+def work_forever(
+    steps: tuple[Callable[[], object], ...], interval: float, stop: threading.Event
+) -> None:
     while not stop.is_set():
-        for step in (
-            service.expire_lapsed,
-            service.run_pending,
-            service.retry_pending_registrations,
-        ):
+        for step in steps:
             try:
                 step()
             except Exception:
                 _log.exception("worker step %s failed; trying again", step.__name__)
         stop.wait(interval)
+
+
+def start_workers(
+    services: Services, scheduler: ProductionScheduler, interval: float, stop: threading.Event
+) -> list[threading.Thread]:
+    """Two threads, so that a long self-check does not hold up a scheduled production
+    run (nor the other way round); each first finishes what a restart interrupted."""
+    review, production = services.review, services.production
+    resumed = review.resume_after_restart()
+    if resumed:
+        _log.info("resuming %s submission(s) whose check a restart interrupted", resumed)
+    interrupted = production.resume_after_restart()
+    if interrupted:
+        _log.info("%s production run(s) interrupted by a restart: retried or failed", interrupted)
+    workers = [
+        threading.Thread(
+            target=work_forever,
+            args=(
+                (review.expire_lapsed, review.run_pending, review.retry_pending_registrations),
+                interval,
+                stop,
+            ),
+            name="selfcheck-worker",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=work_forever,
+            args=((scheduler.sync, production.run_pending), interval, stop),
+            name="production-worker",
+            daemon=True,
+        ),
+    ]
+    for worker in workers:
+        worker.start()
+    return workers
 
 
 def serve() -> None:
@@ -139,24 +194,26 @@ def serve() -> None:
     log_to_stderr()
     settings = PlatformSettings.from_env()
     service_settings = ServiceSettings.from_env()
-    service = build_service(settings, service_settings)
+    services = build_service(settings, service_settings)
     identity = HubIdentity.for_service(
         f"http://{settings.hub_ip}:{settings.hub_api_port}/hub/api",
         read_secret(settings.secrets_dir / SERVICE_HUB_TOKEN),
         service_settings.service_prefix,
     )
     pages = RefuseSandboxPeers(
-        create_app(service, identity, prefix=service_settings.service_prefix), settings
+        create_app(
+            services.review,
+            identity,
+            prefix=service_settings.service_prefix,
+            production=services.production,
+        ),
+        settings,
     )
-    submissions = create_sandbox_app(service, identity)
+    submissions = create_sandbox_app(services.review, identity)
+    scheduler = ProductionScheduler(services.production, settings.db_url)
+    scheduler.start()
     stop = threading.Event()
-    worker = threading.Thread(
-        target=work_forever,
-        args=(service, service_settings.worker_interval, stop),
-        name="selfcheck-worker",
-        daemon=True,
-    )
-    worker.start()
+    workers = start_workers(services, scheduler, service_settings.worker_interval, stop)
     servers = [
         uvicorn.Server(
             uvicorn.Config(
@@ -185,4 +242,6 @@ def serve() -> None:
         asyncio.run(both())
     finally:
         stop.set()
-        worker.join(timeout=30)
+        scheduler.shutdown()
+        for worker in workers:
+            worker.join(timeout=30)

@@ -177,6 +177,57 @@ def test_three_levels_approve_in_the_browser_and_the_registry_serves_what_was_ch
     assert "model.onnx" in loaded.files
 
 
+def _until_run(service: Service, run_id: str, seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = service.get(f"/production/runs/{run_id}").json()
+        if found["state"] not in {"queued", "running", "checking"}:
+            return dict(found)
+        assert time.monotonic() < deadline, f"still {found['state']}: {found['reason']}"
+        time.sleep(3)
+
+
+def test_an_operator_runs_the_approved_model_and_only_checked_scores_reach_the_outbox(
+    platform: RunningPlatform, submitted: dict[str, str]
+) -> None:
+    """After the approval above: the operator registers a production job for the
+    approved model, runs it now; the batch is built, the notebook runs with papermill in
+    a runner, its outputs pass the output check and land in the outbox with an HTML
+    report. Then the job's pinned notebook is changed on disk: the next run is refused."""
+    job_request = {
+        "scenario": "bank_credit",
+        "model_name": "bank_credit.ordos_bank",
+        "parameters": {"run_date": "2026-07-01", "period": "daily"},
+    }
+    partner = _service(platform, PARTNER)
+    assert partner.post("/production/jobs", job_request).status_code == 403
+    operator = _service(platform, "op-runner")
+    made = operator.post("/production/jobs", job_request)
+    assert made.status_code == 201, made.text
+    job = made.json()
+    started = operator.post(f"/production/jobs/{job['id']}/run", {})
+    assert started.status_code == 201, started.text
+    done = _until_run(operator, started.json()["id"], 900)
+    assert done["state"] == "released", (done["reason"], done["log_tail"][-3000:])
+    assert {"scores.csv", "run.ipynb", "run.html"} <= set(done["files"])
+    report = operator.get(f"/production/runs/{done['id']}/files/run.html")
+    assert report.status_code == 200
+    assert report.headers["Content-Security-Policy"].startswith("sandbox")
+    published = platform.layout.state / "outbox" / "bank_credit" / done["id"]
+    header = (published / "scores.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",") == [
+        "entity_id", "score", "risk_grade", "factor_1", "factor_2", "factor_3"
+    ]  # fmt: skip
+
+    pinned = platform.layout.state / "files" / "production" / "jobs" / job["id"]
+    notebook = pinned / "production.ipynb"
+    notebook.write_bytes(notebook.read_bytes().replace(b"top=3", b"top=30"))
+    again = operator.post(f"/production/jobs/{job['id']}/run", {}).json()
+    refused = _until_run(operator, again["id"], 120)
+    assert (refused["state"], refused["failure"]) == ("failed", "notebook_changed")
+    assert refused["files"] == []
+
+
 def test_a_restart_of_the_service_in_the_middle_of_a_check_loses_nothing(
     platform: RunningPlatform,
 ) -> None:
@@ -220,6 +271,9 @@ def test_every_step_is_in_the_verifiable_audit_log(
         "review.vote",
         "registry.register",
         "mlflow.write",
+        "production.job.create",
+        "production.run.transition",
+        "runner.end",
     } <= actions
 
 

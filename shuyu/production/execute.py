@@ -1,0 +1,66 @@
+"""`python -m shuyu.production.execute`: a production notebook run inside its runner.
+
+Reads /input/run.json (the papermill parameters and timeouts), executes
+/input/production.ipynb with papermill into /output/run.ipynb (the working folder is
+/output, the one folder it may write) and renders /output/run.html with the code hidden.
+The exit status says how it ended, so that the service can tell a failure of the code
+from one of the environment (which it retries):
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from shuyu.notebooks import execute, to_html
+from shuyu.production.output_rules import RECORD_FILES
+from shuyu.production.states import FailureReason
+from shuyu.sandbox_env import OUTPUT
+
+INPUT = Path("/input")
+EXIT_CODES: dict[int, FailureReason] = {
+    2: FailureReason.NOTEBOOK_ERROR,
+    3: FailureReason.KERNEL_DIED,
+    4: FailureReason.KERNEL_START_TIMEOUT,
+    5: FailureReason.TIMED_OUT,
+}
+_CODE_OF = {reason: code for code, reason in EXIT_CODES.items()}
+
+
+def _failure(exc: BaseException) -> FailureReason:
+    # by class name: the runner's nbclient and papermill, not the service's
+    name = type(exc).__name__
+    if name == "DeadKernelError":
+        return FailureReason.KERNEL_DIED
+    if name == "CellTimeoutError":
+        return FailureReason.TIMED_OUT
+    if isinstance(exc, RuntimeError) and "Kernel didn't respond" in str(exc):
+        return FailureReason.KERNEL_START_TIMEOUT
+    return FailureReason.NOTEBOOK_ERROR
+
+
+def main() -> int:
+    spec = json.loads((INPUT / "run.json").read_text(encoding="utf-8"))
+    notebook, html = (Path(OUTPUT) / name for name in RECORD_FILES)
+    code = 0
+    try:
+        execute(
+            INPUT / "production.ipynb",
+            notebook,
+            spec["parameters"],
+            cwd=Path(OUTPUT),
+            start_timeout=int(spec["start_timeout"]),
+            execution_timeout=int(spec["execution_timeout"]),
+        )
+    except Exception as exc:
+        reason = _failure(exc)
+        print(f"shuyu-production: {reason.value}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        code = _CODE_OF[reason]
+    if notebook.is_file():  # papermill writes the notebook as far as it ran
+        html.write_text(to_html(notebook, hide_code=True), encoding="utf-8")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
