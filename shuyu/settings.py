@@ -188,6 +188,10 @@ class PlatformSettings(EnvSettings):
         """The scenario's holdout split: mounted only into check runners, never a sandbox."""
         return f"{self.project}-holdout-{scenario_id.replace('_', '-')}"
 
+    def production_input_volume(self, scenario_id: str) -> str:
+        """A report product's masked input (the production zone): its batch runner only."""
+        return f"{self.project}-production-{scenario_id.replace('_', '-')}"
+
     @property
     def fingerprints_volume(self) -> str:
         """Row fingerprints of the raw and masked tables: mounted only into check runners."""

@@ -39,6 +39,7 @@ def _register_optional() -> None:
         ("shuyu.cli.images", "images"),
         ("shuyu.cli.platform", "platform"),
         ("shuyu.cli.products", "products"),
+        ("shuyu.cli.production", "production"),
     ):
         try:
             mod = importlib.import_module(module)

@@ -35,6 +35,7 @@ from shuyu.hub.mlflow_credentials import PartnerCredentials, new_partner_credent
 from shuyu.hub.roles import SUBMIT_SCOPE
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies
+from shuyu.production.scenario_notebooks import DEVELOP
 from shuyu.sandbox.firewall import firewall_ready
 from shuyu.sandbox.hardening import RESOURCE_KEYS, lockdown
 from shuyu.sandbox.limits import SandboxLimits
@@ -120,6 +121,11 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
     def _default_disable_user_config(self) -> bool:
         # nothing in the home volume may configure the server (authorizer, contents)
         return True
+
+    @default("default_url")
+    def _default_default_url(self) -> str:
+        # the workspace opens on the scenario's starter notebook (shuyu.sandbox.starter)
+        return f"/lab/tree/{DEVELOP}"
 
     @default("server_token_scopes")
     def _default_server_token_scopes(self) -> list[str]:

@@ -38,9 +38,17 @@ class HubSession:
             self.http.verify = str(ca)
         self.timeout = timeout
 
+    def _hub_xsrf_cookie(self) -> str | None:
+        """The hub's XSRF cookie: a single-user server sets its own `_xsrf` under its
+        /user/<name>/ path once the session has opened it."""
+        for cookie in self.http.cookies:
+            if cookie.name == "_xsrf" and not (cookie.path or "").startswith("/user/"):
+                return cookie.value
+        return None
+
     def _xsrf(self, path: str) -> str:
         self.http.get(f"{self.base}{path}", timeout=self.timeout)
-        token = self.http.cookies.get("_xsrf")
+        token = self._hub_xsrf_cookie()
         if not token:
             raise ShuyuError(f"{self.base}{path}: the hub set no _xsrf cookie")
         return token
@@ -69,7 +77,7 @@ class HubSession:
 
     def api(self, method: str, path: str, json: Any = None) -> requests.Response:
         """Call the hub's REST API with this session's cookie (and its XSRF token)."""
-        token = self.http.cookies.get("_xsrf") or self._xsrf("/hub/home")
+        token = self._hub_xsrf_cookie() or self._xsrf("/hub/home")
         headers = {"X-XSRFToken": token, "Referer": f"{self.base}/hub/home"}
         return self.http.request(
             method, f"{self.base}/hub/api{path}", headers=headers, timeout=self.timeout, json=json

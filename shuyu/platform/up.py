@@ -37,7 +37,8 @@ from shuyu.platform.tls import ensure_server_cert
 from shuyu.policy import load_policies
 from shuyu.policy.load import default_policies_dir
 from shuyu.policy.models import Policies
-from shuyu.sandbox.volumes import publish_fingerprints, publish_views
+from shuyu.production.zone import build_production_inputs
+from shuyu.sandbox.volumes import publish_fingerprints, publish_production_inputs, publish_views
 from shuyu.secrets import (
     APPROVAL_KEY,
     HUB_MLFLOW_ADMIN_PASSWORD,
@@ -226,6 +227,9 @@ def up(
         say(f"views: {view.scenario} {view.train_rows} rows -> {view.volume} (train only)")
     placed = publish_fingerprints(layout.data / "fingerprints", settings)
     say(f"fingerprints: {placed} files -> {settings.fingerprints_volume} (check runners only)")
+    built = build_production_inputs(layout.data, loaded, key=read_key(layout.masking_key))
+    for volume in publish_production_inputs(built, settings):
+        say(f"production zone: {volume} (report batch runners only)")
     write_env_file(
         layout,
         settings,

@@ -48,6 +48,51 @@ def view_batch(view_dir: Path) -> pl.DataFrame:
     return pl.concat(frames)
 
 
+def dataset_input(
+    raw: pl.DataFrame, policies: Policies, source: ProductInput, *, key: bytes
+) -> pl.DataFrame:
+    """The declared fields of `raw` (a raw table of `source.dataset`), masked for
+    production: what the production zone holds for the product (built on the host,
+    where the masking key is; runners only cut a window out of it)."""
+    if source.dataset is None:
+        raise InputError("input", "a view input has no dataset batch", hint="use view_batch")
+    dataset = policies.dataset(source.dataset)
+    pseudonymiser = Pseudonymiser(key)
+    columns: list[pl.Series | pl.Expr] = []
+    for field_id in source.fields:
+        spec = dataset.field(field_id)
+        if isinstance(spec.masking, Pseudonym):
+            columns.append(pseudonymiser.column(raw[field_id], spec.masking.namespace))
+        elif spec.type in _TEMPORAL:
+            columns.append(pl.col(field_id).cast(pl.Datetime).dt.date().alias(field_id))
+        elif spec.role is Role.direct_identifier or spec.masking.rule in {"drop", "partial"}:
+            raise InputError(
+                f"outputs.yaml: {source.dataset}.{field_id}",
+                "an identifier that is not pseudonymised cannot be in a production batch",
+            )
+        else:
+            reference = policies.masking.reference_date
+            columns.append(masked_expr(spec, pl.col(field_id), reference=reference).alias(field_id))
+    time_field(policies, source)  # refused here, on the host, rather than at a run
+    return raw.with_columns(columns).select(source.fields)
+
+
+def time_field(policies: Policies, source: ProductInput) -> str:
+    """The field a dataset input's report window is cut by: its first date or time."""
+    dataset = policies.dataset(source.dataset or "")
+    for field_id in source.fields:
+        if dataset.field(field_id).type in _TEMPORAL:
+            return field_id
+    raise InputError(
+        f"outputs.yaml: input of {source.dataset}",
+        "a dataset batch needs a time field to cut the report window by",
+    )
+
+
+def in_window(frame: pl.DataFrame, field: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    return frame.filter(pl.col(field).is_between(start, end))
+
+
 def dataset_batch(
     raw: pl.DataFrame,
     policies: Policies,
@@ -57,33 +102,6 @@ def dataset_batch(
     start: dt.date,
     end: dt.date,
 ) -> pl.DataFrame:
-    """The declared fields of `raw` (a raw table of `source.dataset`), masked for
-    production, and only the rows whose time falls in [start, end]."""
-    if source.dataset is None:
-        raise InputError("input", "a view input has no dataset batch", hint="use view_batch")
-    dataset = policies.dataset(source.dataset)
-    pseudonymiser = Pseudonymiser(key)
-    columns: list[pl.Series | pl.Expr] = []
-    times: list[str] = []
-    for field_id in source.fields:
-        spec = dataset.field(field_id)
-        if isinstance(spec.masking, Pseudonym):
-            columns.append(pseudonymiser.column(raw[field_id], spec.masking.namespace))
-        elif spec.type in _TEMPORAL:
-            columns.append(pl.col(field_id).cast(pl.Datetime).dt.date().alias(field_id))
-            times.append(field_id)
-        elif spec.role is Role.direct_identifier or spec.masking.rule in {"drop", "partial"}:
-            raise InputError(
-                f"outputs.yaml: {source.dataset}.{field_id}",
-                "an identifier that is not pseudonymised cannot be in a production batch",
-            )
-        else:
-            reference = policies.masking.reference_date
-            columns.append(masked_expr(spec, pl.col(field_id), reference=reference).alias(field_id))
-    if not times:
-        raise InputError(
-            f"outputs.yaml: input of {source.dataset}",
-            "a dataset batch needs a time field to cut the report window by",
-        )
-    batch = raw.with_columns(columns).select(source.fields)
-    return batch.filter(pl.col(times[0]).is_between(start, end))
+    """The masked input (`dataset_input`), only the rows whose time is in [start, end]."""
+    masked = dataset_input(raw, policies, source, key=key)
+    return in_window(masked, time_field(policies, source), start, end)

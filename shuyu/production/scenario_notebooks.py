@@ -31,13 +31,14 @@ def scenario_notebooks_dir() -> Path:
     return candidates[0]
 
 
-def scenario_file(scenario: str, name: str) -> Path:
-    """One scenario's develop or production notebook, or its README."""
+def scenario_file(scenario: str, name: str, root: Path | None = None) -> Path:
+    """One scenario's develop or production notebook, or its README (under `root`, by
+    default `scenario_notebooks_dir()`)."""
     if name not in (DEVELOP, PRODUCTION, README):
         raise InputError(
             "scenario file", f"is one of {DEVELOP}, {PRODUCTION}, {README}", value=name
         )
-    path = scenario_notebooks_dir() / scenario / name
+    path = (root or scenario_notebooks_dir()) / scenario / name
     if not path.is_file():
         raise InputError(
             str(path), "no such scenario notebook", hint="see notebooks/scenarios for the scenarios"

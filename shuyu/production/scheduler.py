@@ -19,9 +19,8 @@ import logging
 import threading
 
 from shuyu.errors import InputError
-from shuyu.production.service import ProductionService
+from shuyu.production.service import CHINA, ProductionService
 
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 FUNC = "shuyu.production.scheduler:fire"
 MAX_REPORTED_MISSES = 500
 LOOKBACK = dt.timedelta(days=2)

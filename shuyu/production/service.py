@@ -39,6 +39,7 @@ from shuyu.fsutil import atomic_write_bytes, atomic_write_text
 from shuyu.policy.load import default_policies_dir
 from shuyu.policy.models import Policies
 from shuyu.production.execute import EXIT_CODES
+from shuyu.production.inputs import report_window, time_field
 from shuyu.production.output_check import check_outputs
 from shuyu.production.output_rules import rules_for
 from shuyu.production.prepare import BATCH
@@ -53,6 +54,7 @@ from shuyu.production.states import (
 from shuyu.production.tables import ProductionJobRow, ProductionRunEventRow, ProductionRunRow
 from shuyu.registry.approved import ApprovedModel, ModelChanged, NotApproved
 from shuyu.review.service import Forbidden, NotFound, Principal
+from shuyu.review.tables import NoticeRow
 from shuyu.runner.job import (
     Executor,
     JobKind,
@@ -80,6 +82,8 @@ class ApprovedModels(Protocol):
 class VolumeNames(Protocol):
     def holdout_volume(self, scenario_id: str) -> str: ...
 
+    def production_input_volume(self, scenario_id: str) -> str: ...
+
 
 Notify = Callable[[dict[str, Any]], None]
 
@@ -88,7 +92,9 @@ class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scenario: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    model_name: str = Field(min_length=1, max_length=128)
+    model_name: str = Field(default="", max_length=128)
+    """The registered model whose `approved` version a scoring product runs; a report
+    product (its input a dataset, e.g. the coal market report) runs none."""
     cron: str = Field(default="", max_length=128)
     parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     timeout_seconds: int = Field(default=1800, ge=60, le=6 * 3600)
@@ -143,8 +149,14 @@ class RunView(BaseModel):
 
 @dataclass(frozen=True)
 class _Preflight:
-    model: ApprovedModel
+    model: ApprovedModel | None  # None: a report product, which runs no model
     notebook: bytes
+
+
+@dataclass(frozen=True)
+class _BatchStep:
+    volume: str
+    arguments: list[str]
 
 
 class _Refused(Exception):
@@ -156,6 +168,10 @@ class _Refused(Exception):
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+"""China Standard Time: UTC+8 all year (no daylight saving), so a fixed offset."""
 
 
 def _now() -> dt.datetime:
@@ -180,6 +196,7 @@ class ProductionService:
         volumes: VolumeNames,
         notify: Notify = lambda _notice: None,
         concurrency: int = 1,
+        notebooks: Path | None = None,
         today: Callable[[], dt.date] = dt.date.today,
         now: Callable[[], dt.datetime] = _now,
     ) -> None:
@@ -192,6 +209,7 @@ class ProductionService:
         self.volumes = volumes
         self.notify = notify
         self.concurrency = concurrency
+        self.notebooks = notebooks  # None: the scenario notebooks the platform ships
         self.today = today
         self.now = now
 
@@ -219,42 +237,38 @@ class ProductionService:
         if scenario is None:
             raise InputError("scenario", "unknown scenario", value=request.scenario)
         product = rules_for(policies, scenario.id).product
-        if product is None or product.input.source != "view":
+        if product is None:
             raise InputError(
                 f"scenario {scenario.id}",
-                "has no production product whose input is its view (policies/outputs.yaml)",
-                hint="jobs run view-based products; a raw-dataset report is not a job yet",
+                "has no production product (policies/outputs.yaml)",
+                hint="declare its input and outputs under products:",
             )
         if request.cron:
             from shuyu.production.scheduler import parse_cron  # noqa: PLC0415
 
             parse_cron(request.cron)
-        try:
-            approved = self.models.approved(request.model_name)
-        except (NotApproved, ModelChanged) as exc:
-            audit_event(
-                "production.job.create",
-                who.username,
-                "denied",
-                model=request.model_name,
-                reason=str(exc),
-            )
-            raise InputError("model_name", str(exc), value=request.model_name) from None
-        if approved.record.scenario != scenario.id:
-            raise InputError(
-                "model_name",
-                f"was approved for {approved.record.scenario}, not {scenario.id}",
-                value=request.model_name,
-            )
-        notebook = scenario_file(scenario.id, PRODUCTION).read_bytes()
+        period = str(request.parameters.get("period", "monthly"))
+        if product.input.source == "dataset":
+            if request.model_name:
+                raise InputError(
+                    "model_name",
+                    f"{scenario.id} is a report product: it runs no model",
+                    value=request.model_name,
+                )
+            report_window(period, dt.date(2026, 1, 1))  # names a bad period now, not at a run
+            partner, version = "", ""
+        else:
+            approved = self._approved_for(who, scenario.id, request.model_name)
+            partner, version = approved.record.partner, approved.model.version.version
+        notebook = scenario_file(scenario.id, PRODUCTION, self.notebooks).read_bytes()
         job_id = f"{scenario.id.replace('_', '-')}-{secrets.token_hex(4)}"
         atomic_write_bytes(self._job_dir(job_id) / PRODUCTION, notebook)
         row = ProductionJobRow(
             id=job_id,
             scenario=scenario.id,
-            partner=approved.record.partner,
+            partner=partner,
             model_name=request.model_name,
-            model_version=approved.model.version.version,
+            model_version=version,
             notebook_sha256=_sha256(notebook),
             parameters=json.dumps(request.parameters, sort_keys=True),
             cron=request.cron,
@@ -279,6 +293,26 @@ class ProductionService:
             )
             view = self._job_view(row)
         return view
+
+    def _approved_for(self, who: Principal, scenario: str, model_name: str) -> ApprovedModel:
+        if not model_name:
+            raise InputError(
+                "model_name", f"{scenario} is a scoring product: name its approved model"
+            )
+        try:
+            approved = self.models.approved(model_name)
+        except (NotApproved, ModelChanged) as exc:
+            audit_event(
+                "production.job.create", who.username, "denied", model=model_name, reason=str(exc)
+            )
+            raise InputError("model_name", str(exc), value=model_name) from None
+        if approved.record.scenario != scenario:
+            raise InputError(
+                "model_name",
+                f"was approved for {approved.record.scenario}, not {scenario}",
+                value=model_name,
+            )
+        return approved
 
     def set_enabled(self, who: Principal, job_id: str, enabled: bool) -> JobView:
         self._require(who, OPERATORS)
@@ -425,14 +459,14 @@ class ProductionService:
         the grace time): never silent — an audit event and a notice for the operators."""
         stamp = scheduled_for.astimezone(dt.UTC).isoformat(timespec="seconds")
         audit_event("production.run.missed", "platform", "error", job=job_id, scheduled_for=stamp)
-        self.notify(
-            {
-                "recipient": f"group:{OPERATORS}",
-                "job": job_id,
-                "text_zh": f"生产任务 {job_id} 错过了 {stamp} 的计划运行（服务当时未运行）",
-                "text_en": f"production job {job_id} missed its run at {stamp} (service down)",
-            }
-        )
+        with self.db.session(write=True) as session:
+            self._tell(
+                session,
+                [f"group:{OPERATORS}"],
+                f"生产任务 {job_id} 错过了 {stamp} 的计划运行（服务当时未运行）",
+                f"production job {job_id} missed its run at {stamp} (the service was down)",
+                job=job_id,
+            )
 
     # ------------------------------------------------------------ the worker
 
@@ -515,21 +549,33 @@ class ProductionService:
             reason += f" — retry in {backoff:.0f} s"
         self._transition(session, row, to, "platform", reason, failure=failure)
         if to is RunState.FAILED:
-            self._notice(row, job, f"生产运行失败：{reason}", f"production run failed: {reason}")
-
-    def _notice(self, row: ProductionRunRow, job: ProductionJobRow, zh: str, en: str) -> None:
-        for recipient in (row.operator, f"group:{OPERATORS}"):
-            self.notify(
-                {
-                    "recipient": recipient,
-                    "run": row.id,
-                    "job": job.id,
-                    "scenario": job.scenario,
-                    "state": row.state,
-                    "text_zh": zh,
-                    "text_en": en,
-                }
+            self._notice(
+                session, row, job, f"生产运行失败：{reason}", f"production run failed: {reason}"
             )
+
+    def _notice(
+        self, session: Any, row: ProductionRunRow, job: ProductionJobRow, zh: str, en: str
+    ) -> None:
+        """Tell the operator who ran it and the operators' group, on their pages and by
+        the webhook."""
+        recipients = [f"group:{OPERATORS}"]
+        if row.operator != "platform":
+            recipients.insert(0, row.operator)
+        self._tell(
+            session,
+            recipients,
+            f"{row.id}：{zh}",
+            f"{row.id}: {en}",
+            run=row.id,
+            job=job.id,
+            scenario=job.scenario,
+            state=row.state,
+        )
+
+    def _tell(self, session: Any, recipients: list[str], zh: str, en: str, **about: str) -> None:
+        for recipient in recipients:
+            session.add(NoticeRow(ts=now_iso(), recipient=recipient, text_zh=zh, text_en=en))
+            self.notify({"recipient": recipient, **about, "text_zh": zh, "text_en": en})
 
     def _next(self) -> tuple[str, str] | None:
         """The next run to work on: a `checking` one first (outputs waiting), then the
@@ -617,7 +663,7 @@ class ProductionService:
         if (
             scenario is None
             or not scenario.is_valid_on(self.today())
-            or job.partner not in scenario.partners
+            or (job.partner and job.partner not in scenario.partners)
         ):
             raise _Refused(
                 FailureReason.AUTHORISATION_EXPIRED,
@@ -631,6 +677,8 @@ class ProductionService:
                 f"{PRODUCTION} has sha256 {_sha256(notebook)[:12]}…, "
                 f"approved {job.notebook_sha256[:12]}…",
             )
+        if not job.model_name:
+            return _Preflight(None, notebook)
         try:
             model = self.models.approved(job.model_name)
         except NotApproved as exc:
@@ -657,24 +705,25 @@ class ProductionService:
                 self._transition(
                     session, row, RunState.FAILED, "platform", reason, failure=refused.failure
                 )
-                self._notice(row, job, reason, reason)
+                self._notice(session, row, job, reason, reason)
                 return
             row.attempt += 1
             row.started_at = now_iso()
-            row.model_version = ready.model.model.version.version
+            if ready.model is not None:
+                row.model_version = ready.model.model.version.version
             self._transition(session, row, RunState.RUNNING, "platform", f"attempt {row.attempt}")
-            parameters = json.loads(job.parameters)
+            parameters = self._parameters(job, row)
+            batch_step = self._batch_step(job, parameters)
             runner_ids = (self._runner_id(row, "batch"), self._runner_id(row, "notebook"))
-            scenario, timeout = job.scenario, job.timeout_seconds
-            model_uri = f"models:/{job.model_name}@approved"
+            timeout = job.timeout_seconds
         started = self.now()
         outcome = self._execute(
             run_id,
             runner_ids=runner_ids,
-            scenario=scenario,
+            batch_step=batch_step,
             timeout=timeout,
             ready=ready,
-            parameters={**parameters, "model_uri": model_uri},
+            parameters=parameters,
         )
         seconds = f"{(self.now() - started).total_seconds():.1f}"
         with self.db.session(write=True) as session:
@@ -691,12 +740,41 @@ class ProductionService:
             # the outputs are on disk before the state says so: a restart checks them
             self._transition(session, row, RunState.CHECKING, "platform")
 
+    @staticmethod
+    def _parameters(job: ProductionJobRow, row: ProductionRunRow) -> dict[str, Any]:
+        """The job's parameters; a run without its own `run_date` runs for the day it
+        was scheduled for (China Standard Time), so a daily report covers its own day."""
+        parameters: dict[str, Any] = json.loads(job.parameters)
+        if "run_date" not in parameters:
+            scheduled = dt.datetime.fromisoformat(row.scheduled_for).astimezone(CHINA)
+            parameters["run_date"] = scheduled.date().isoformat()
+        if job.model_name:
+            parameters["model_uri"] = f"models:/{job.model_name}@approved"
+        return parameters
+
+    def _batch_step(self, job: ProductionJobRow, parameters: dict[str, Any]) -> _BatchStep:
+        """What the batch runner mounts and is told: the view (a scoring product), or
+        the product's production-zone input cut to the report window."""
+        arguments = ["--scenario", job.scenario]
+        product = rules_for(self.policies(), job.scenario).product
+        if product is None or product.input.source == "view":
+            return _BatchStep(self.volumes.holdout_volume(job.scenario), arguments)
+        start, end = report_window(
+            str(parameters.get("period", "monthly")),
+            dt.date.fromisoformat(str(parameters["run_date"])),
+        )
+        field = time_field(self.policies(), product.input)
+        return _BatchStep(
+            self.volumes.production_input_volume(job.scenario),
+            [*arguments, "--window", field, start.isoformat(), end.isoformat()],
+        )
+
     def _execute(
         self,
         run_id: str,
         *,
         runner_ids: tuple[str, str],
-        scenario: str,
+        batch_step: _BatchStep,
         timeout: int,
         ready: _Preflight,
         parameters: dict[str, Any],
@@ -707,18 +785,17 @@ class ProductionService:
             RunnerJob(
                 job_id=batch_id,
                 kind=JobKind.PRODUCTION,
-                command=["python", "-m", "shuyu.production.prepare", "--scenario", scenario],
-                mounts=(
-                    VolumeMount(self.volumes.holdout_volume(scenario), str(view_mount(scenario))),
-                ),
+                command=["python", "-m", "shuyu.production.prepare", *batch_step.arguments],
+                mounts=(VolumeMount(batch_step.volume, str(view_mount(batch_step.arguments[1]))),),
                 timeout_seconds=600,
             )
         )
         if prepared.outcome is not Outcome.SUCCEEDED or BATCH not in prepared.outputs:
+            # the platform's batch step failed, not the notebook: no notebook exit code
             return RunnerResult(
                 notebook_id,
-                prepared.outcome if prepared.outcome is not Outcome.SUCCEEDED else Outcome.FAILED,
-                prepared.exit_code,
+                Outcome.KILLED if prepared.outcome is Outcome.KILLED else Outcome.FAILED,
+                None,
                 f"building the input batch: {prepared.reason}",
                 {},
                 prepared.log_tail,
@@ -726,14 +803,14 @@ class ProductionService:
             )
         batch = prepared.outputs[BATCH]
         atomic_write_bytes(run_dir / "input" / BATCH, batch)
-        onnx_name, onnx = ready.model.onnx
+        model_inputs: dict[str, bytes | Path] = {}
+        placed = {"input_batch": f"/input/{BATCH}", "output_dir": "."}
+        if ready.model is not None:
+            onnx_name, onnx = ready.model.onnx
+            model_inputs[f"{MODEL_INPUT}/{onnx_name}"] = onnx
+            placed["model_path"] = f"/input/{MODEL_INPUT}/{onnx_name}"
         run_spec = {
-            "parameters": {
-                **parameters,
-                "model_path": f"/input/{MODEL_INPUT}/{onnx_name}",
-                "input_batch": f"/input/{BATCH}",
-                "output_dir": ".",
-            },
+            "parameters": {**parameters, **placed},
             "start_timeout": START_TIMEOUT,
             "execution_timeout": timeout,
         }
@@ -746,7 +823,7 @@ class ProductionService:
                     PRODUCTION: ready.notebook,
                     "run.json": json.dumps(run_spec).encode(),
                     BATCH: batch,
-                    f"{MODEL_INPUT}/{onnx_name}": onnx,
+                    **model_inputs,
                     # the catalogue's labels for the factors, as the service reads it now
                     **folder_inputs(default_policies_dir(), "policies"),
                 },
@@ -804,14 +881,13 @@ class ProductionService:
                 reasons = "; ".join(verdict.reasons_en())[:2000]
                 self._transition(session, row, RunState.QUARANTINED, "platform", reasons)
                 zh = f"{verdict.summary_zh()} {'；'.join(verdict.reasons_zh())}"[:2000]
-                self._notice(row, job, zh, f"{verdict.summary_en()} {reasons}")
-                self.notify(
-                    {
-                        "recipient": f"group:{REVIEWERS}",
-                        "run": row.id,
-                        "text_zh": f"生产运行 {row.id} 的产出已隔离，待审核发布或销毁",
-                        "text_en": f"outputs of production run {row.id} are quarantined",
-                    }
+                self._notice(session, row, job, zh, f"{verdict.summary_en()} {reasons}")
+                self._tell(
+                    session,
+                    [f"group:{REVIEWERS}"],
+                    f"生产运行 {row.id} 的产出已隔离，待审核发布或销毁",
+                    f"outputs of production run {row.id} are quarantined: release or discard",
+                    run=row.id,
                 )
 
     def _outbox_dir(self, job: ProductionJobRow, run_id: str) -> Path:

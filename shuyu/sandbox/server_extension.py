@@ -4,7 +4,8 @@ partners cannot write; the spawner disables all user configuration).
 At load it: makes the server process non-dumpable, so that partner code running as the
 same user can neither ptrace it nor read its memory or environment; takes the hub token
 out of the environment that kernels and terminals inherit (only the server needs it);
-starts the reporter and the egress meter; and checks that the authorizer and the
+starts the reporter and the egress meter; places the scenario's starter notebook and
+README in a new workspace (`shuyu.sandbox.starter`); and checks that the authorizer and the
 contents manager are shuyu's, stopping the server otherwise — a sandbox never runs with
 its download controls switched off.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from tornado.ioloop import IOLoop
@@ -23,6 +25,8 @@ from shuyu.sandbox.contents import SandboxContentsManager
 from shuyu.sandbox.egress import EgressMeter, install_meter
 from shuyu.sandbox.limits import SandboxLimits
 from shuyu.sandbox.report import SandboxReporter, current_reporter, install_reporter
+from shuyu.sandbox.starter import place_starter_files
+from shuyu.sandbox_env import SandboxEnvironment
 
 PR_SET_DUMPABLE = 4
 HUB_TOKEN_VARIABLES = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
@@ -86,6 +90,15 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
             IOLoop.current().add_callback(active.flush, egress)
 
     install_meter(EgressMeter(limits.egress_bytes_per_hour, on_cut))
+    sandbox = SandboxEnvironment.from_env()
+    if sandbox is not None:
+        try:
+            placed = place_starter_files(Path(serverapp.root_dir), sandbox.scenario)
+        except OSError as exc:  # a full or read-only workspace still serves
+            serverapp.log.warning("shuyu: starter files not placed: %s", exc)
+        else:
+            if placed:
+                serverapp.log.info("shuyu: placed %s for %s", placed, sandbox.scenario)
     serverapp.log.info(
         "shuyu: sandbox controls in place (egress %s B/h)", limits.egress_bytes_per_hour
     )

@@ -106,3 +106,18 @@ def publish_fingerprints(fingerprints_dir: Path, settings: PlatformSettings) -> 
         labels={"org.shuyu.project": settings.project, "org.shuyu.fingerprints": "true"},
     )
     return len(files)
+
+
+def publish_production_inputs(inputs: dict[str, Path], settings: PlatformSettings) -> list[str]:
+    """Each report product's masked input into its production volume; the volumes."""
+    volumes = []
+    for scenario, path in sorted(inputs.items()):
+        volume = settings.production_input_volume(scenario)
+        docker_engine.fill_volume(
+            volume,
+            {path.name: path},
+            image=settings.notebook_image,
+            labels={"org.shuyu.project": settings.project, "org.shuyu.production": scenario},
+        )
+        volumes.append(volume)
+    return volumes

@@ -109,7 +109,9 @@ class MlflowAccounts(MlflowHttp):
         )
         if response.status_code == 404:
             return None
-        return Permission(response.json()["permission"])
+        found = Permission(response.json()["permission"])
+        # MLflow 3.17 answers a revoked grant with NO_PERMISSIONS rather than 404
+        return None if found is Permission.NO_PERMISSIONS else found
 
     # ------------------------------------------------------------ experiments
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -35,6 +36,9 @@ def chromium(lang: str = "zh-CN") -> Iterator[WebDriver]:
         f"--lang={lang}",
     ):
         options.add_argument(argument)
+    # --lang alone no longer sets Accept-Language in headless Chromium (156): the pages
+    # pick their language from that header
+    options.add_experimental_option("prefs", {"intl.accept_languages": lang})
     # the platform's own CA signs the hub's certificate; the browser is not told of it
     options.accept_insecure_certs = True
     driver = webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
@@ -61,6 +65,11 @@ def sign_in(driver: WebDriver, hub_url: str, username: str, password: str) -> No
 
 
 def wait_for_text(driver: WebDriver, text: str, seconds: float = 60) -> None:
-    WebDriverWait(driver, seconds).until(
-        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
-    )
+    """Wait for `text` on the page; if it never comes, say what the page was instead."""
+    try:
+        WebDriverWait(driver, seconds).until(
+            expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
+        )
+    except TimeoutException:
+        body = driver.find_element(By.TAG_NAME, "body").text[:1500]
+        pytest.fail(f"{text!r} not on {driver.current_url} within {seconds} s; it shows:\n{body}")

@@ -119,6 +119,11 @@ def _test_policies(root: Path) -> Path:
     partners = target / "partners.yaml"
     data = yaml.safe_load(partners.read_text(encoding="utf-8"))
     data["staff"].append({"username": "admin-spare", "name": "备用管理员", "groups": ["admins"]})
+    # a reviewer for the lock-out test: locking a reviewer the review tests sign in as
+    # would lock them out for the next ten minutes
+    data["staff"].append(
+        {"username": "rv-lockout", "name": "锁定测试评审员", "groups": ["reviewers"]}
+    )
     partners.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return target
 

@@ -395,6 +395,6 @@ def test_a_withdrawn_approval_stops_logins(platform: RunningPlatform) -> None:
 
 def test_repeated_wrong_passwords_lock_the_account(platform: RunningPlatform) -> None:
     for _ in range(5):
-        assert not platform.session().login("rv-provider", "wrong-password-123")
+        assert not platform.session().login("rv-lockout", "wrong-password-123")
     with pytest.raises(Exception, match="cannot log in"):
-        platform.login("rv-provider")  # the right password, refused during the lock-out
+        platform.login("rv-lockout")  # the right password, refused during the lock-out

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from shuyu.errors import InputError
 from shuyu.policy import load_policies
 from shuyu.production import scheduler as production_scheduler
 from shuyu.production.scheduler import ProductionScheduler, fire, occurrences
@@ -29,6 +30,7 @@ from shuyu.review.service import Forbidden, Principal
 from shuyu.runner.job import Outcome, RunnerJob, RunnerResult
 from shuyu.store.database import Database
 from shuyu.tracking.store_client import ModelVersion
+from tests.unit.test_review_service import _service as review_service
 
 POLICIES = load_policies()
 TODAY = dt.date(2026, 11, 23)
@@ -163,6 +165,9 @@ class Volumes:
     def holdout_volume(self, scenario_id: str) -> str:
         return f"test-holdout-{scenario_id}"
 
+    def production_input_volume(self, scenario_id: str) -> str:
+        return f"test-production-{scenario_id}"
+
 
 @dataclass
 class World:
@@ -291,7 +296,10 @@ def test_a_notebook_that_prints_resident_ids_is_quarantined_until_a_reviewer_dec
     assert done.state == RunState.QUARANTINED
     assert "run.ipynb" in done.reason
     assert not (world.outbox / "bank_credit" / run.id).exists()
-    assert any(n["recipient"] == "group:reviewers" for n in world.notices)
+    assert any(n["recipient"] == "group:reviewers" for n in world.notices)  # the webhook
+    pages, _, _ = review_service(world.service.db, world.files.parent)
+    assert any(run.id in n["zh"] and "隔离" in n["zh"] for n in pages.notices(REVIEWER))
+    assert any(run.id in n["zh"] for n in pages.notices(OPERATOR))  # and on their pages
 
     with pytest.raises(Forbidden):  # operators run jobs; they do not release them
         world.service.decide(OPERATOR, run.id, True, "我看过了")
@@ -376,6 +384,33 @@ def test_a_job_needs_a_model_approved_for_its_scenario_and_a_valid_schedule(
     world.registry.problem = NotApproved(f"{MODEL} has no version with alias 'approved'")
     with pytest.raises(Exception, match="no version with alias"):
         _job(world)
+
+
+def test_a_report_job_runs_no_model_on_its_window_of_the_production_zone(
+    world: World,
+) -> None:
+    with pytest.raises(InputError, match="runs no model"):
+        world.service.register_job(OPERATOR, JobRequest(scenario="coal_market", model_name=MODEL))
+    with pytest.raises(InputError, match="period"):
+        world.service.register_job(
+            OPERATOR, JobRequest(scenario="coal_market", parameters={"period": "hourly"})
+        )
+    with pytest.raises(InputError, match="name its approved model"):
+        world.service.register_job(OPERATOR, JobRequest(scenario="bank_credit"))
+    job = world.service.register_job(
+        OPERATOR, JobRequest(scenario="coal_market", parameters={"period": "weekly"})
+    )
+    world.service.run_now(OPERATOR, job.id)
+    world.service.run_pending()
+
+    batch_job, notebook_job = world.runner.jobs
+    assert batch_job.mounts[0].volume == "test-production-coal_market"
+    # the run's own day (CST) when the job names none: 26 weeks back to it
+    assert batch_job.command[-4:] == ["--window", "weighed_at", "2026-05-26", "2026-11-23"]
+    spec = json.loads(notebook_job.inputs["run.json"])  # type: ignore[arg-type]
+    assert spec["parameters"]["run_date"] == "2026-11-23"
+    assert "model_path" not in spec["parameters"]
+    assert not any(name.startswith("model/") for name in notebook_job.inputs)
 
 
 def test_a_schedule_queues_one_run_per_time_and_reports_the_times_it_missed(
