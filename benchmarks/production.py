@@ -18,6 +18,7 @@ Last line: ratio=X.XX (path / plain; goal ≤ 1.5).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import statistics
@@ -154,6 +155,9 @@ def measure(policies: Policies, settings: PlatformSettings, executor: DockerExec
             if done.state != "released":
                 print(f"the run ended {done.state}: {done.reason}\n{done.log_tail[-2000:]}")
                 return 1
+            stamps = {e.to_state: dt.datetime.fromisoformat(e.ts) for e in done.history}
+            runners = (stamps["checking"] - stamps["running"]).total_seconds()
+            check = (stamps["released"] - stamps["checking"]).total_seconds()
             t0 = time.monotonic()
             plain = executor.run(
                 RunnerJob(
@@ -175,7 +179,8 @@ def measure(policies: Policies, settings: PlatformSettings, executor: DockerExec
                 print(f"the plain script {plain.outcome.value}: {plain.log_tail[-2000:]}")
                 return 1
             print(
-                f"round {round_no + 1}: path {path_times[-1]:.2f} s, plain {plain_times[-1]:.2f} s"
+                f"round {round_no + 1}: path {path_times[-1]:.2f} s (two runners {runners:.2f} s, "
+                f"output check and outbox {check:.2f} s), plain {plain_times[-1]:.2f} s"
             )
         best_path, best_plain = min(path_times), min(plain_times)
         print(

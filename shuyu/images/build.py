@@ -100,7 +100,10 @@ def _context(app: AppImage, context: Path, wheels: Path, shuyu_whl: Path, say: S
         shutil.copy2(REPO / "hub" / "jupyterhub_config.py", context / "jupyterhub_config.py")
     if app.name == "mlflow":  # the server's configuration (basic-auth template)
         shutil.copytree(REPO / "mlflow", context / "mlflow-config")
-    if app.name == "runner":
+    if app.name in ("notebook", "service"):
+        # the scenario notebooks (a sandbox's starter files, production's pinned
+        # notebooks) and the report notebook, at /opt/shuyu/notebooks; the runner
+        # inherits them from the notebook image
         shutil.copytree(REPO / "notebooks", context / "notebooks")
 
 

@@ -3,13 +3,11 @@
 a zh-CN `README.md` (the view, its fields, the ε/δ budget, training with a spec,
 submitting).
 
-The source tree's copy, else the runner image's (/opt/shuyu/notebooks, see
-images/runner/Dockerfile), else the installed wheel's (`share/shuyu/notebooks` under
-the environment's prefix, from pyproject's data-files)."""
+The source tree's copy, else the images' (/opt/shuyu/notebooks: the notebook image,
+and so the runner, and the service image)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from shuyu.errors import InputError
@@ -23,7 +21,6 @@ def scenario_notebooks_dir() -> Path:
     candidates = (
         Path(__file__).resolve().parents[2] / "notebooks" / "scenarios",
         Path("/opt/shuyu/notebooks/scenarios"),
-        Path(sys.prefix) / "share" / "shuyu" / "notebooks" / "scenarios",
     )
     for candidate in candidates:
         if candidate.is_dir():

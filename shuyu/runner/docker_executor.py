@@ -67,6 +67,9 @@ class DockerExecutor:
         name, input_volume, output_volume = self._names(job.job_id)
         labels = self._labels(job)
         engine = docker_engine.client()
+        # a job started again after a restart of the process that ran it: the runner it
+        # left behind (same name) goes first, with its volumes
+        self.cancel(job.job_id)
         docker_engine.fill_volume(
             input_volume, job.inputs or {".keep": b""}, image=self.image, labels=labels
         )

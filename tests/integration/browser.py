@@ -51,7 +51,10 @@ def chromium(lang: str = "zh-CN") -> Iterator[WebDriver]:
 
 def sign_in(driver: WebDriver, hub_url: str, username: str, password: str) -> None:
     """The hub's sign-in form, as a person fills it; waits for where it leads."""
-    driver.delete_all_cookies()
+    # the last person's cookies go, all of them: WebDriver's delete_all_cookies only
+    # reaches those the current page sees, and the hub's (/hub/) and the service's
+    # (/services/shuyu/) live under their own paths
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
     driver.get(f"{hub_url}/hub/login")
     driver.find_element(By.ID, "username_input").send_keys(username)
     driver.find_element(By.ID, "password_input").send_keys(password)

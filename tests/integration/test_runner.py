@@ -147,3 +147,29 @@ def test_running_jobs_are_found_again_and_can_be_cancelled(tmp_path: Path) -> No
     finally:
         thread.join(timeout=120)
     assert _leftovers(job.job_id) == []
+
+
+def test_a_job_run_again_after_a_restart_replaces_the_runner_left_behind(
+    tmp_path: Path,
+) -> None:
+    """The service restarted while its check ran: the check is run again under the same
+    job id, and the old runner (same name) is removed rather than refusing the new."""
+    job = _job(["sleep", "600"], timeout_seconds=120)
+    first = threading.Thread(target=_executor(tmp_path).run, args=(job,))
+    first.start()
+    try:
+        deadline = time.monotonic() + 60
+        while job.job_id not in _executor(tmp_path).running():
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        again = RunnerJob(
+            job_id=job.job_id,
+            kind=JobKind.CHECK,
+            command=["python", "-c", "open('/output/done', 'w').write('again')"],
+        )
+        result = _executor(tmp_path).run(again)
+        assert result.outcome is Outcome.SUCCEEDED, result.reason
+        assert result.outputs == {"done": b"again"}
+    finally:
+        first.join(timeout=120)
+    assert _leftovers(job.job_id) == []

@@ -478,3 +478,16 @@ def test_jupyterlab_asks_the_internet_for_no_news_or_updates(platform: RunningPl
         update = _xsrf_api(session, user, "GET", "/lab/api/update")
     assert news.json().get("news") == []
     assert update.json().get("notification") is None
+
+
+def test_a_new_workspace_opens_on_its_scenarios_starter_notebook(
+    platform: RunningPlatform,
+) -> None:
+    """The coal analyst's first sandbox has the scenario's develop.ipynb and README in
+    its workspace (the spawner's default_url opens the notebook: tests/unit)."""
+    user = "coal-analyst"
+    with platform.running(user) as container:
+        listing = exec_in(container, "ls", "/home/jovyan").stdout.split()
+        assert {"develop.ipynb", "README.md"} <= set(listing)
+        readme = exec_in(container, "cat", "/home/jovyan/README.md").stdout
+        assert "/data/coal_market/train.parquet" in readme

@@ -33,6 +33,7 @@ def test_defaults_come_from_the_platform_settings() -> None:
     assert spawner.mem_limit == 2 * 1024**3
     assert spawner.pull_policy == "never"
     assert spawner.disable_user_config is True
+    assert spawner.default_url == "/lab/tree/develop.ipynb"  # not the empty launcher
 
 
 def test_a_sites_dockerspawner_setting_wins_over_the_default() -> None:
