@@ -106,6 +106,9 @@ def ensure_secrets(layout: Layout, hostnames: list[str]) -> None:
     ensure_server_cert(layout.tls, hostnames)
 
 
+SQLITE_SIDES = ("-wal", "-shm")
+
+
 def ensure_state(layout: Layout, settings: PlatformSettings) -> None:
     """The shared state folder and the platform database, migrated; writable by the
     state group only (MLflow's guard joins it to append to the audit log)."""
@@ -113,10 +116,20 @@ def ensure_state(layout: Layout, settings: PlatformSettings) -> None:
     os.chown(layout.state, 0, settings.state_gid)
     layout.state.chmod(0o2770)
     if not settings.db_url:  # SQLite in the state folder: migrated here, before anyone
-        Database(layout.db_url).upgrade()
         database = layout.state / "shuyu.sqlite"
+        # the state group writes the file *and* its WAL and shared-memory files (SQLite
+        # gives those the database file's mode): group-writable before the first write
+        database.touch()
         os.chown(database, 0, settings.state_gid)
         database.chmod(0o660)
+        migrated = Database(layout.db_url)
+        migrated.upgrade()
+        migrated.dispose()
+        sides = [database.with_name(database.name + side) for side in SQLITE_SIDES]
+        for path in (database, *sides):
+            if path.exists():
+                os.chown(path, 0, settings.state_gid)
+                path.chmod(0o660)
 
 
 def prepare_data(layout: Layout, options: UpOptions, policies: Policies, say: Say) -> None:
