@@ -693,14 +693,23 @@ class ProductionService:
         return _Preflight(model, notebook)
 
     def _start(self, run_id: str) -> None:
+        # the checks read MLflow over HTTP: in a read transaction, not holding the
+        # database's write lock while they wait
+        with self.db.session() as session:
+            row = self._run_row(session, run_id)
+            if row.state != RunState.QUEUED.value:
+                return
+            refused: _Refused | None = None
+            try:
+                ready = self._preflight(self._job(session, row.job_id))
+            except _Refused as exc:
+                refused = exc
         with self.db.session(write=True) as session:
             row = self._run_row(session, run_id)
             job = self._job(session, row.job_id)
-            if row.state != RunState.QUEUED.value:
+            if row.state != RunState.QUEUED.value:  # cancelled meanwhile
                 return
-            try:
-                ready = self._preflight(job)
-            except _Refused as refused:
+            if refused is not None:
                 reason = f"{refused.failure.zh} / {refused.failure.en}: {refused.detail}"
                 self._transition(
                     session, row, RunState.FAILED, "platform", reason, failure=refused.failure
@@ -756,14 +765,15 @@ class ProductionService:
         """What the batch runner mounts and is told: the view (a scoring product), or
         the product's production-zone input cut to the report window."""
         arguments = ["--scenario", job.scenario]
-        product = rules_for(self.policies(), job.scenario).product
+        policies = self.policies()
+        product = rules_for(policies, job.scenario).product
         if product is None or product.input.source == "view":
             return _BatchStep(self.volumes.holdout_volume(job.scenario), arguments)
         start, end = report_window(
             str(parameters.get("period", "monthly")),
             dt.date.fromisoformat(str(parameters["run_date"])),
         )
-        field = time_field(self.policies(), product.input)
+        field = time_field(policies, product.input)
         return _BatchStep(
             self.volumes.production_input_volume(job.scenario),
             [*arguments, "--window", field, start.isoformat(), end.isoformat()],
