@@ -38,12 +38,28 @@ test-unit: setup
 	SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) tests/unit
 
 test-integration: images
-	SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) tests/integration
+	SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) --durations=25 tests/integration
 
-test: lint test-unit test-integration
+# The images build (mostly I/O: debootstrap, the wheelhouse, `docker build`) while lint
+# and the unit tests (one core) run; the integration tests start once both are done.
+test: setup
+	@mkdir -p var
+	@echo "images: building in the background (log: var/images-build.log) …"
+	@$(SHUYU) images build > var/images-build.log 2>&1 & build=$$!; \
+	  status=0; $(MAKE) --no-print-directory lint test-unit || status=$$?; \
+	  echo "images: waiting for the build …"; \
+	  if ! wait $$build; then tail -40 var/images-build.log; exit 1; fi; \
+	  tail -8 var/images-build.log; \
+	  [ $$status -eq 0 ] || exit $$status; \
+	  SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) --durations=25 tests/integration
 
 bench: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
-clean: down
-	rm -rf var/data
+# Asks first: it deletes every volume of the platform (the hub's and MLflow's state, the
+# partners' workspaces, the views) and var/data, var/state; var/secrets stays.
+clean: setup
+	@printf '删除平台的全部卷及 var/data、var/state？Delete all the platform volumes, var/data and var/state? [y/N] '; \
+	  read answer; case "$$answer" in y|Y|yes) ;; *) echo "nothing deleted"; exit 1;; esac
+	$(SHUYU) platform down --volumes
+	rm -rf var/data var/state

@@ -68,6 +68,26 @@ ACTIONS = frozenset(
         "product.unblock",
         "product.case",
         "product.statement",
+        "product.model.publish",
+        "product.model.withdraw",
+        # governance: the annual evaluation's manual figures and reports, the
+        # authorisation lifecycle's renewal reminders and expiry
+        "governance.annual.input",
+        "governance.annual.report",
+        "governance.lifecycle.reminder",
+        "governance.lifecycle.expiry",
+        # governance: filing records (登记备案), incident freezes (应急处置)
+        "filing.create",
+        "filing.refile",
+        "filing.export",
+        "freeze.apply",
+        "freeze.lift",
+        # governance: exit (退出) with its deletion certificate, accepted by the bureau
+        "exit.revoke",
+        "exit.delete",
+        "exit.certificate",
+        "exit.accept",
+        "exit.overdue",
         # policy and the audit log itself
         "policy.change",
         "audit.export",

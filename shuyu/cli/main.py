@@ -40,6 +40,11 @@ def _register_optional() -> None:
         ("shuyu.cli.platform", "platform"),
         ("shuyu.cli.products", "products"),
         ("shuyu.cli.production", "production"),
+        ("shuyu.cli.report", "report"),
+        ("shuyu.cli.filing", "filing"),
+        ("shuyu.cli.freeze", "freeze"),
+        ("shuyu.cli.exit", "exit"),
+        ("shuyu.cli.demo", "demo"),
     ):
         try:
             mod = importlib.import_module(module)

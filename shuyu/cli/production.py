@@ -22,7 +22,7 @@ AsOption = Annotated[
 
 
 def _principal(username: str) -> Principal:
-    from shuyu.web.serve import PolicyCache  # noqa: PLC0415 - needs the service extra
+    from shuyu.policy.cache import PolicyCache  # noqa: PLC0415
 
     staff = PolicyCache()().staff.get(username)
     if staff is None:

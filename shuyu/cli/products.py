@@ -429,3 +429,11 @@ def features(
         typer.echo(
             f"{item.id}: {manifest.rows} subjects, {len(manifest.features)} features → {path}"
         )
+
+
+@app.command("serve")
+def serve() -> None:
+    """Run the product API (its own container: `docker-compose up products`)."""
+    from shuyu.products.serve import serve as run  # noqa: PLC0415 - needs the service extra
+
+    run()

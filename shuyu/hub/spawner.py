@@ -30,6 +30,7 @@ from traitlets import Bool, Float, Unicode, default
 
 from shuyu.audit.events import audit_event
 from shuyu.hub.blocks import SpawnBlocks, block_key
+from shuyu.hub.freeze import freeze_refusal
 from shuyu.hub.grants import NotAuthorised, SandboxGrant, grant_sandbox, valid_scenarios
 from shuyu.hub.mlflow_credentials import PartnerCredentials, new_partner_credentials
 from shuyu.hub.roles import SUBMIT_SCOPE
@@ -239,6 +240,13 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             audit_event("sandbox.spawn", self.user.name, "denied", reason=block.en)
             raise refusal(block.zh, block.en)
 
+    def _check_freeze(self, settings: PlatformSettings, grant: SandboxGrant) -> None:
+        """A frozen partner, scenario or platform (应急处置) starts no sandbox."""
+        problem = freeze_refusal(settings.db_url, grant.partner_id, grant.scenario.id)
+        if problem is not None:
+            audit_event("sandbox.spawn", self.user.name, "denied", reason=problem.en)
+            raise refusal(problem.zh, problem.en)
+
     def _check_firewall(self, settings: PlatformSettings) -> None:
         if not self.require_firewall:
             return
@@ -325,6 +333,7 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         settings = self.settings
         grant, policies = await self._grant(settings)
         self._check_blocks(grant)
+        self._check_freeze(settings, grant)
         self._check_firewall(settings)
         self.scenario_id = grant.scenario.id
         self._configure(settings, grant)

@@ -2,6 +2,7 @@
 
 Every `ShuyuHub.shuyu_watch_interval` seconds, in the hub process:
 - a running sandbox whose scenario's authorisation lapsed is stopped;
+- a running sandbox of a frozen partner, scenario or platform (应急处置) is stopped;
 - a partner whose approval an administrator withdrew has the sandbox stopped and every
   hub session ended (login cookie rotated, every token of the user deleted);
 - a user's MLflow grants on the partner's experiments of lapsed scenarios are revoked
@@ -17,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shuyu.audit.events import audit_event
+from shuyu.governance.freezes import FreezeView, read_active_freezes
 from shuyu.hub.blocks import SpawnBlock, SpawnBlocks, block_key
+from shuyu.hub.freeze import frozen_sandbox
 from shuyu.hub.roles import partner_usernames
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies
@@ -45,8 +49,13 @@ def why_stop(
     today: dt.date,
     *,
     approved: bool,
+    freezes: Sequence[FreezeView] = (),
 ) -> StopReason | None:
     """Why a running sandbox must stop now, or None when it may go on."""
+    partner = policies.partner_of(username)
+    frozen = frozen_sandbox(list(freezes), partner.id if partner else "", scenario_id or "")
+    if frozen is not None:
+        return StopReason(frozen.zh, frozen.en, "frozen")
     if not approved:
         return StopReason(
             "管理员已撤销该账号的批准。",
@@ -105,8 +114,19 @@ class HubWatch:
 
         return [self.app.users[u] for u in self.app.db.query(orm.User)]
 
+    async def _freezes(self) -> list[FreezeView]:
+        db_url = self.settings.db_url
+        if not db_url:
+            return []
+        try:
+            return await asyncio.to_thread(read_active_freezes, db_url)
+        except Exception as exc:  # the next check reads them again
+            self.app.log.warning("shuyu: cannot read the freezes: %s", exc)
+            return []
+
     async def _check_servers(self, policies: Policies, today: dt.date) -> None:
         partners = partner_usernames(policies)
+        freezes = await self._freezes()
         for user in self._users():
             if user.name not in partners:
                 continue
@@ -120,6 +140,7 @@ class HubWatch:
                     getattr(spawner, "scenario_id", None),
                     today,
                     approved=approved,
+                    freezes=freezes,
                 )
                 if reason is not None:
                     await self.stop_server(user, server_name, reason)

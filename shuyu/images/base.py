@@ -57,7 +57,10 @@ class BaseSpec:
         )
 
 
-BASE = BaseSpec(f"shuyu/base:{SUITE}", PYTHON_PACKAGES)
+# a CJK font (5 MB): charts in sandboxes and production reports are labelled in Chinese
+# (matplotlib falls back to English labels without one, never to boxes)
+CJK_FONT_PACKAGE = "fonts-wqy-microhei"
+BASE = BaseSpec(f"shuyu/base:{SUITE}", (*PYTHON_PACKAGES, CJK_FONT_PACKAGE))
 BASE_HUB = BaseSpec(f"shuyu/base-hub:{SUITE}", (*PYTHON_PACKAGES, "nodejs", "iptables"))
 
 # what `docker import` cannot infer from a tarball

@@ -42,6 +42,7 @@ def write_env_file(
     https_port: int,
     http_bind: str,
     policies_dir: Path,
+    products_port: int = 8700,
 ) -> Path:
     """The --env-file: compose's own variables and every SHUYU_* setting the services read."""
     values = settings.to_env()
@@ -57,6 +58,9 @@ def write_env_file(
             "SHUYU_HTTPS_PORT": str(https_port),
             "SHUYU_HTTP_BIND": http_bind,
             "SHUYU_HOST_SECRETS_DIR": str(layout.secrets),
+            "SHUYU_PRODUCTS_PORT": str(products_port),
+            "SHUYU_PRODUCTS_BIND": http_bind,
+            "SHUYU_PRODUCT_TABLES_DIR": str(layout.product_tables),
             "SHUYU_STATE_DIR": str(layout.state),
             "SHUYU_SERVICE_IP": settings.service_ip,
             # inside the services' containers, the state folder is /srv/shuyu-state

@@ -8,10 +8,13 @@ var/                      $SHUYU_VAR (default: ./var of the checkout)
     ca.key                host only: signs the hub's certificate
     hub/                  mounted into the hub only (MLflow admin copy, tls.crt, tls.key)
     mlflow/               mounted into MLflow only
-    service/              mounted into the shuyu service only (gate password, approval key)
+    service/              mounted into the shuyu service only (gate password, approval key,
+                          the API keys' pepper: administrators issue keys on its pages)
+    products/             mounted into the product API only (masking key copy, the pepper)
   state/                  the services' shared state: the platform database
     demo-accounts.txt     the demo accounts' passwords
   data/raw, data/masked, data/views
+  data/products           the products' masked feature tables (the product API only)
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class Layout:
         return self.secrets / "service"
 
     @property
+    def products_secrets(self) -> Path:
+        return self.secrets / "products"
+
+    @property
     def tls(self) -> TlsFiles:
         return TlsFiles(
             ca_cert=self.root / "ca.crt",
@@ -95,3 +102,7 @@ class Layout:
     @property
     def views(self) -> Path:
         return self.data / "views"
+
+    @property
+    def product_tables(self) -> Path:
+        return self.data / "products"

@@ -38,11 +38,14 @@ from shuyu.policy import load_policies
 from shuyu.policy.load import default_policies_dir
 from shuyu.policy.models import Policies
 from shuyu.production.zone import build_production_inputs
+from shuyu.products.keys import KEY_PEPPER
+from shuyu.products.policy import load_products_policy
 from shuyu.sandbox.volumes import publish_fingerprints, publish_production_inputs, publish_views
 from shuyu.secrets import (
     APPROVAL_KEY,
     HUB_MLFLOW_ADMIN_PASSWORD,
     HUB_SERVICE_TOKEN,
+    MASKING_KEY,
     MLFLOW_ADMIN_PASSWORD,
     MLFLOW_GATE_PASSWORD,
     SERVICE_HUB_TOKEN,
@@ -67,6 +70,8 @@ class UpOptions:
     """Plain HTTP: redirects to HTTPS."""
     https_port: int = 8443
     http_bind: str = "127.0.0.1"
+    products_port: int = 8700
+    """The product API for consumers (plain HTTP on `http_bind`: terminate TLS in front)."""
     build_images: bool = True
     policies_dir: Path | None = None
 
@@ -84,6 +89,7 @@ def ensure_secrets(layout: Layout, hostnames: list[str]) -> None:
         layout.hub_secrets,
         layout.mlflow_secrets,
         layout.service_secrets,
+        layout.products_secrets,
     ):
         secret_dir(directory)
     if not layout.masking_key.exists():
@@ -103,6 +109,11 @@ def ensure_secrets(layout: Layout, hostnames: list[str]) -> None:
     _copy_secret(layout.mlflow_secrets / APPROVAL_KEY, layout.service_secrets / APPROVAL_KEY)
     ensure_secret(layout.service_secrets / SERVICE_HUB_TOKEN, nbytes=32)
     _copy_secret(layout.service_secrets / SERVICE_HUB_TOKEN, layout.hub_secrets / HUB_SERVICE_TOKEN)
+    # the product API pseudonymises consumers' identifiers with the masking key and
+    # checks their keys with the pepper administrators issue them with (on the service)
+    _copy_secret(layout.masking_key, layout.products_secrets / MASKING_KEY)
+    ensure_secret(layout.service_secrets / KEY_PEPPER, nbytes=32)
+    _copy_secret(layout.service_secrets / KEY_PEPPER, layout.products_secrets / KEY_PEPPER)
     ensure_server_cert(layout.tls, hostnames)
 
 
@@ -153,6 +164,26 @@ def prepare_data(layout: Layout, options: UpOptions, policies: Policies, say: Sa
         manifest = fingerprint_tables(layout.data, policies)
         records = sum(t.fingerprinted for t in manifest.tables.values())
         say(f"demo data: {records} records fingerprinted")
+
+
+def prepare_product_tables(
+    layout: Layout, policies: Policies, policies_dir: Path, say: Say
+) -> None:
+    """The products' feature tables from the masked zone, rebuilt when it is newer."""
+    from shuyu.products.feature_table import (  # noqa: PLC0415 - polars only here
+        build_feature_table,
+        table_path,
+        write_feature_table,
+    )
+
+    built = (layout.views / ".built").stat().st_mtime
+    for product in load_products_policy(policies, policies_dir).products:
+        target = table_path(layout.product_tables, product.id)
+        if target.exists() and target.stat().st_mtime >= built:
+            continue
+        table, manifest = build_feature_table(layout.masked, policies, product)
+        write_feature_table(layout.product_tables, table, manifest)
+        say(f"products: {product.id} {manifest.rows} subjects -> {target} (product API only)")
 
 
 def wait_for_hub(url: str, ca: Path, timeout: float = 120) -> None:
@@ -236,6 +267,7 @@ def up(
     ensure_state(layout, settings)
     say(f"secrets: {layout.secrets} (0600); CA for HTTPS: {layout.tls.ca_cert}")
     prepare_data(layout, options, loaded, say)
+    prepare_product_tables(layout, loaded, policies, say)
     for view in publish_views(layout.views, settings):
         say(f"views: {view.scenario} {view.train_rows} rows -> {view.volume} (train only)")
     placed = publish_fingerprints(layout.data / "fingerprints", settings)
@@ -250,6 +282,7 @@ def up(
         https_port=options.https_port,
         http_bind=options.http_bind,
         policies_dir=policies,
+        products_port=options.products_port,
     )
     compose(layout, settings, ["up", "-d", "--remove-orphans"])
     url = public_url(options)
@@ -289,3 +322,17 @@ def down(
         container.remove(force=True)
     if layout.env_file.exists():
         compose(layout, settings, ["down", "--remove-orphans", *(["--volumes"] if volumes else [])])
+    if volumes:
+        remove_platform_volumes(settings)
+
+
+def remove_platform_volumes(settings: PlatformSettings) -> list[str]:
+    """The volumes the platform made outside compose (views, holdouts, production
+    inputs, fingerprints, the partners' workspaces: `<project>-…`); their names."""
+    client = docker_engine.client()
+    removed = []
+    for volume in client.volumes.list():
+        if str(volume.name).startswith(f"{settings.project}-"):
+            volume.remove(force=True)
+            removed.append(str(volume.name))
+    return removed

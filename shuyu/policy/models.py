@@ -261,6 +261,19 @@ class ReviewLevel(Strict):
     min_approvals: int = Field(default=1, ge=1)
 
 
+class FilingTerms(Strict):
+    """What a product's filing (登记备案) states beside the records the platform keeps:
+    its application (应用场景), scope and manner of use (使用范围及方式) and pricing basis
+    (定价依据), in Chinese and English (宿州方案 ⑥登记备案)."""
+
+    application: str = Field(min_length=1)
+    application_en: str = Field(min_length=1)
+    scope: str = Field(min_length=1)
+    scope_en: str = Field(min_length=1)
+    pricing_basis: str = Field(min_length=1)
+    pricing_basis_en: str = Field(min_length=1)
+
+
 class Scenario(Strict):
     id: SnakeId
     name: str = Field(min_length=1)
@@ -283,6 +296,7 @@ class Scenario(Strict):
     output: OutputRules
     holdout_fraction: float = Field(default=0.2, gt=0, lt=0.5)
     review_chain: list[ReviewLevel] | None = None  # None: the default chain
+    filing: FilingTerms | None = None  # None: the scenario's products cannot be filed yet
 
     @model_validator(mode="after")
     def _dates_and_names(self) -> Scenario:

@@ -52,6 +52,7 @@ from shuyu.production.states import (
     check_transition,
 )
 from shuyu.production.tables import ProductionJobRow, ProductionRunEventRow, ProductionRunRow
+from shuyu.registry.approval import ApprovalRecord
 from shuyu.registry.approved import ApprovedModel, ModelChanged, NotApproved
 from shuyu.review.service import Forbidden, NotFound, Principal
 from shuyu.review.tables import NoticeRow
@@ -76,6 +77,22 @@ MODEL_INPUT = "model"
 class ApprovedModels(Protocol):
     def approved(self, model_name: str) -> ApprovedModel:
         """The version behind `approved`, verified; raises NotApproved or ModelChanged."""
+        ...
+
+
+class Governance(Protocol):
+    """Freezes and filings (`shuyu.governance.production_gate.ProductionGate`)."""
+
+    def frozen(
+        self, policies: Policies, scenario: str, partner: str, model_name: str
+    ) -> str | None:
+        """Why the job's scope is frozen, or None."""
+        ...
+
+    def filing(
+        self, policies: Policies, record: ApprovalRecord, model_version: str, notebook_sha256: str
+    ) -> Any:
+        """The product's filing status (`in_force`, `reason_zh`, `reason_en`)."""
         ...
 
 
@@ -199,8 +216,10 @@ class ProductionService:
         notebooks: Path | None = None,
         today: Callable[[], dt.date] = dt.date.today,
         now: Callable[[], dt.datetime] = _now,
+        governance: Governance | None = None,
     ) -> None:
         self.db = db
+        self.governance = governance  # None: no filing or freeze is asked for
         self.policies = policies
         self.files = files
         self.outbox = outbox
@@ -669,6 +688,10 @@ class ProductionService:
                 FailureReason.AUTHORISATION_EXPIRED,
                 f"{job.scenario} is not authorised for {job.partner} on {self.today()}",
             )
+        if self.governance is not None:
+            frozen = self.governance.frozen(policies, job.scenario, job.partner, job.model_name)
+            if frozen:
+                raise _Refused(FailureReason.FROZEN, frozen)
         notebook_path = self._job_dir(job.id) / PRODUCTION
         notebook = notebook_path.read_bytes() if notebook_path.is_file() else b""
         if _sha256(notebook) != job.notebook_sha256:
@@ -690,6 +713,14 @@ class ProductionService:
                 FailureReason.NOT_APPROVED,
                 f"{job.model_name}@approved was approved for {model.record.scenario}",
             )
+        if self.governance is not None:
+            filing = self.governance.filing(
+                policies, model.record, model.model.version.version, job.notebook_sha256
+            )
+            if not filing.in_force:
+                raise _Refused(
+                    FailureReason.FILING_STALE, f"{filing.reason_zh} / {filing.reason_en}"
+                )
         return _Preflight(model, notebook)
 
     def _start(self, run_id: str) -> None:

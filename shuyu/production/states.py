@@ -97,6 +97,8 @@ class FailureReason(StrEnum):
     MODEL_CHANGED = "model_changed"
     NOT_APPROVED = "not_approved"
     AUTHORISATION_EXPIRED = "authorisation_expired"
+    FILING_STALE = "filing_stale"
+    FROZEN = "frozen"
     KERNEL_START_TIMEOUT = "kernel_start_timeout"
     KERNEL_DIED = "kernel_died"
     OUT_OF_MEMORY = "out_of_memory"
@@ -131,6 +133,8 @@ _REFUSALS = frozenset(
         FailureReason.MODEL_CHANGED,
         FailureReason.NOT_APPROVED,
         FailureReason.AUTHORISATION_EXPIRED,
+        FailureReason.FILING_STALE,
+        FailureReason.FROZEN,
     }
 )
 _RETRYABLE = frozenset(
@@ -147,6 +151,8 @@ _REASON_ZH = {
     FailureReason.MODEL_CHANGED: "拒绝运行：模型文件 sha256 与批准时不一致",
     FailureReason.NOT_APPROVED: "拒绝运行：approved 别名指向的版本没有批准记录",
     FailureReason.AUTHORISATION_EXPIRED: "拒绝运行：场景授权已过期",
+    FailureReason.FILING_STALE: "拒绝运行：产品未登记备案或备案已失效",
+    FailureReason.FROZEN: "拒绝运行：已按应急处置冻结",
     FailureReason.KERNEL_START_TIMEOUT: "内核未能在时限内启动",
     FailureReason.KERNEL_DIED: "内核在运行中退出",
     FailureReason.OUT_OF_MEMORY: "内存超限被终止",
@@ -160,6 +166,8 @@ _REASON_EN = {
     FailureReason.MODEL_CHANGED: "refused: the model file's sha256 differs from the approved one",
     FailureReason.NOT_APPROVED: "refused: alias `approved` points to a version with no approval",
     FailureReason.AUTHORISATION_EXPIRED: "refused: the scenario's authorisation has expired",
+    FailureReason.FILING_STALE: "refused: the product is not filed or its filing is stale",
+    FailureReason.FROZEN: "refused: frozen by the incident procedure",
     FailureReason.KERNEL_START_TIMEOUT: "the kernel did not start in time",
     FailureReason.KERNEL_DIED: "the kernel died during the run",
     FailureReason.OUT_OF_MEMORY: "killed: out of memory",

@@ -48,7 +48,23 @@ def approved_model(
     if problem is not None:
         raise ModelRefused(f"{label}: {problem}; not served")
     record = ApprovalRecord.model_validate_json(record_json or "")
-    if version.name != product.model or record.model_name != product.model:
+    return servable_model(
+        record, verified.files, product=product, name=version.name, version=version.version
+    )
+
+
+def servable_model(
+    record: ApprovalRecord,
+    files: dict[str, bytes],
+    *,
+    product: ApiProduct,
+    name: str,
+    version: str,
+) -> ApprovedModel:
+    """The model a product may serve from `files`, given a record already trusted (its
+    signature verified here by `approved_model`, or by the service that published it)."""
+    label = f"{name} v{version}"
+    if name != product.model or record.model_name != product.model:
         raise ModelRefused(
             f"{label}: approved as {record.model_name}, but product {product.id} serves "
             f"{product.model}"
@@ -57,27 +73,27 @@ def approved_model(
         raise ModelRefused(
             f"{label}: approved for scenario {record.scenario}, not {product.scenario}"
         )
-    loaded = {name: sha256_bytes(data) for name, data in verified.files.items()}
+    loaded = {file: sha256_bytes(data) for file, data in files.items()}
     if loaded != record.model_digests:
         changed = sorted(set(loaded.items()) ^ set(record.model_digests.items()))
         raise ModelRefused(
             f"{label}: its files differ from those the reviewers approved "
             f"({changed[0][0]}: sha256 mismatch); not served"
         )
-    onnx_files = sorted(name for name in verified.files if name.endswith(".onnx"))
+    onnx_files = sorted(file for file in files if file.endswith(".onnx"))
     if len(onnx_files) != 1:
         raise ModelRefused(f"{label}: needs exactly one .onnx file, has {len(onnx_files)}")
     onnx_file = onnx_files[0]
-    model = OnnxModel.load(verified.files[onnx_file])
-    undeclared = [name for name in model.input_names if name not in product.features]
+    model = OnnxModel.load(files[onnx_file])
+    undeclared = [feature for feature in model.input_names if feature not in product.features]
     if undeclared:
         raise ModelRefused(
             f"{label}: reads features product {product.id} does not declare: "
             + ", ".join(undeclared)
         )
     return ApprovedModel(
-        name=version.name,
-        version=version.version,
+        name=name,
+        version=version,
         record=record,
         onnx=model,
         onnx_file=onnx_file,

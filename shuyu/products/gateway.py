@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, text
 
@@ -66,6 +66,13 @@ class ServedProduct:
     unavailable: str = ""
 
 
+class CallGate(Protocol):
+    """Governance's word on a call (`shuyu.governance.product_gate.ProductGovernance`):
+    a refusal when the product's filing is not in force or a freeze covers the call."""
+
+    def refusal(self, served: ServedProduct, consumer_id: str) -> Refusal | None: ...
+
+
 @dataclass(frozen=True)
 class Access:
     """An authenticated key with the agreement it calls under."""
@@ -104,9 +111,11 @@ class ProductGateway:
         accounts: ProductAccounts,
         monitor: Monitor,
         clock: Clock | None = None,
+        governance: CallGate | None = None,
     ) -> None:
         self.db = db
         self.served = served
+        self.governance = governance  # None: filings and freezes are not asked
         self.hasher = hasher
         self.accounts = accounts
         self.monitor = monitor
@@ -136,6 +145,7 @@ class ProductGateway:
         with self.db.engine.connect() as connection:
             access = self._authenticate(connection, call, token, call.product)
             self._check_agreement(access, request.purpose)
+            self._check_governance(served, access)
             if served.scorer is None:
                 raise Refusal(Code.PRODUCT_UNAVAILABLE, served.unavailable)
             refs = request.refs
@@ -268,6 +278,12 @@ class ProductGateway:
         with self._lock:
             self._agreements[which] = (updated, parsed)
         return parsed
+
+    def _check_governance(self, served: ServedProduct, access: Access) -> None:
+        if self.governance is not None:
+            refused = self.governance.refusal(served, access.consumer_id)
+            if refused is not None:
+                raise refused
 
     @staticmethod
     def _check_agreement(access: Access, purpose: str) -> None:

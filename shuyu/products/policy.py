@@ -5,6 +5,8 @@ the registered model of one of the scenario's partners."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from shuyu.errors import Problem, ProblemsError
@@ -72,3 +74,21 @@ def cross_check(file: str, loaded: ProductsPolicy, policies: Policies) -> list[P
                 )
             )
     return problems
+
+
+@dataclass
+class ProductsCache:
+    """The products policy as a long-running process sees it: read again when the
+    policies or `products.yaml` change (a product added takes effect without a restart)."""
+
+    policies: Callable[[], Policies]
+    stamp: tuple[int, float] | None = None
+    loaded: ProductsPolicy | None = None
+
+    def __call__(self) -> ProductsPolicy:
+        policies = self.policies()
+        path = default_policies_dir() / PRODUCTS_FILE
+        stamp = (id(policies), path.stat().st_mtime if path.exists() else 0.0)
+        if self.loaded is None or stamp != self.stamp:
+            self.loaded, self.stamp = load_products_policy(policies), stamp
+        return self.loaded

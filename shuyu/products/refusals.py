@@ -29,6 +29,8 @@ class Code(StrEnum):
     CONSENT_EXPIRED = "consent_expired"
     CONSENT_OTHER_PURPOSE = "consent_other_purpose"
     PRODUCT_UNAVAILABLE = "product_unavailable"
+    FILING_STALE = "filing_stale"
+    FROZEN = "frozen"
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,14 @@ CODES: dict[Code, CodeInfo] = {
     Code.PRODUCT_UNAVAILABLE: CodeInfo(
         503, "产品模型暂不可用（无通过审核的版本或校验未通过）",
         "the product's model is not available (no approved version, or it failed verification)",
+    ),
+    Code.FILING_STALE: CodeInfo(
+        503, "产品未登记备案或备案内容已变更（备案失效），重新备案前暂停服务",
+        "the product is not filed, or what was filed changed: not served until it is re-filed",
+    ),
+    Code.FROZEN: CodeInfo(
+        403, "已按应急处置冻结，解除冻结前暂停服务",
+        "frozen by the incident procedure: not served until the freeze is lifted",
     ),
 }  # fmt: skip
 

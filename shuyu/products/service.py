@@ -1,10 +1,10 @@
 """The product API's parts put together: what the shuyu service mounts and runs.
 
 `build_product_service` takes its parts (tests, the benchmark);
-`product_service_from_settings` reads them where the service keeps them: the database
-(`SHUYU_DB_URL`), the masking key (`SHUYU_MASKING_KEY_FILE`), the approval key and the
-API keys' pepper (the service's secrets directory), the feature tables
-(`SHUYU_PRODUCT_TABLES`) and the registry (the gate's MLflow account).
+`product_service_from_settings` reads them where the product API's container keeps them:
+the database (`SHUYU_DB_URL`), the masking key (`SHUYU_MASKING_KEY_FILE`), the API keys'
+pepper (its secrets directory), the feature tables (`SHUYU_PRODUCT_TABLES`) and the
+approved models the shuyu service published (`SHUYU_PRODUCT_MODELS`).
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from shuyu.errors import ShuyuError
 from shuyu.policy.models import ApiProduct, Policies, ProductsPolicy
 from shuyu.products.accounts import ProductAccounts
-from shuyu.products.approved_model import ApprovedModel, load_approved_model
+from shuyu.products.approved_model import ApprovedModel
 from shuyu.products.audit_watch import AuditWatch, lookback_seconds
 from shuyu.products.cases import CaseDesk, Notify
 from shuyu.products.clock import Clock
 from shuyu.products.feature_table import FeatureTable, table_path
-from shuyu.products.gateway import ProductGateway, ServedProduct
+from shuyu.products.gateway import CallGate, ProductGateway, ServedProduct
 from shuyu.products.keys import KeyHasher
 from shuyu.products.monitor import Monitor
 from shuyu.products.policy import load_products_policy
@@ -99,6 +98,7 @@ def build_product_service(
     models: ModelSource,
     notify: Notify = lambda _notice: None,
     clock: Clock | None = None,
+    governance: CallGate | None = None,
 ) -> ProductService:
     clock = clock or Clock(products.monitoring.timezone)
     accounts = ProductAccounts(
@@ -113,7 +113,13 @@ def build_product_service(
         )
 
     gateway = ProductGateway(
-        db, served=reload(), hasher=hasher, accounts=accounts, monitor=monitor, clock=clock
+        db,
+        served=reload(),
+        hasher=hasher,
+        accounts=accounts,
+        monitor=monitor,
+        clock=clock,
+        governance=governance,
     )
     watch = AuditWatch(db, monitor, lookback_seconds=lookback_seconds(products.monitoring))
     return ProductService(accounts, cases, monitor, gateway, watch, reload)
@@ -123,24 +129,27 @@ def product_service_from_settings(
     platform: PlatformSettings,
     settings: ProductSettings,
     *,
-    store: Any,
+    models: ModelSource,
     policies: Callable[[], Policies],
     notify: Notify = lambda _notice: None,
 ) -> ProductService:
-    """The service's product API. `store` is the registry (an `MlflowStore` with the
-    gate's account); the database is expected migrated (`Database.upgrade`)."""
+    """The product API as its container runs it: `models` are the approved versions the
+    shuyu service published (`PublishedModels`); the database is expected migrated."""
     from shuyu.data.masking.key import read_key  # noqa: PLC0415
-    from shuyu.secrets import APPROVAL_KEY, read_secret  # noqa: PLC0415
+    from shuyu.governance.product_gate import ProductGovernance  # noqa: PLC0415
 
-    approval_key = read_secret(platform.secrets_dir / APPROVAL_KEY).encode()
     products = load_products_policy(policies())
+    db = Database(platform.db_url)
     return build_product_service(
-        Database(platform.db_url),
+        db,
         policies=policies,
         products=products,
         hasher=KeyHasher.from_file(settings.pepper_file(platform)),
         masking_key=read_key(),
         tables=settings.product_tables,
-        models=lambda product: load_approved_model(store, product, approval_key),
+        models=models,
         notify=notify,
+        # a product is served only while its filing (登记备案) is in force and no freeze
+        # (应急处置) covers the call
+        governance=ProductGovernance(db, policies),
     )

@@ -1,6 +1,6 @@
 """What the product API reads from its environment (`SHUYU_PRODUCT_*`), beside the
 platform's own settings (the database, the secrets directory) and the masking key
-(`SHUYU_MASKING_KEY_FILE`, which only this service and the masking job hold)."""
+(`SHUYU_MASKING_KEY_FILE`, which only the product API and the masking job hold)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ class ProductSettings(EnvSettings):
     """The products' in-domain feature tables (`<product>.parquet`, built by `shuyu
     products features` from the masked zone): masked data of every subject, so mounted
     (read-only) into the product service only — never a sandbox, a runner or the hub."""
+
+    product_models: Path = Path("/srv/shuyu-product-models")
+    """The approved models the shuyu service verified and published for the product API
+    (`shuyu.products.published`): written by the service, read-only to the API."""
+
+    product_port: int = Field(default=8700, ge=1, le=65535)
+    """Where the product API listens (its container's port; published on the host)."""
 
     product_key_pepper_file: Path | None = None
     """The API keys' pepper (default: `<secrets_dir>/products_key_pepper`)."""

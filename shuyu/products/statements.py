@@ -49,7 +49,8 @@ class Statement(BaseModel):
     generated_at: str
 
 
-def _yuan(fen: int) -> str:
+def yuan(fen: int) -> str:
+    """分 as 元 with two decimals, exactly (no float)."""
     return f"{fen // 100}.{fen % 100:02d}"
 
 
@@ -107,7 +108,7 @@ def usage_statement(
         calls=sum(line.calls for line in lines),
         billable=sum(line.billable for line in lines),
         amount_fen=amount,
-        amount_yuan=_yuan(amount),
+        amount_yuan=yuan(amount),
         generated_at=clock.now().astimezone(dt.UTC).isoformat(timespec="seconds"),
     )
 
@@ -132,7 +133,7 @@ def statement_csv(statement: Statement) -> str:
     for line in statement.lines:
         writer.writerow(
             [statement.consumer_id, statement.month, line.product, line.product_name,
-             line.calls, line.billable, _yuan(line.amount_fen)]
+             line.calls, line.billable, yuan(line.amount_fen)]
         )  # fmt: skip
     writer.writerow(
         [statement.consumer_id, statement.month, "合计 total", "", statement.calls,

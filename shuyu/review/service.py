@@ -341,7 +341,7 @@ class ReviewService:
             else None
         )
         ts = now_iso()
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             row = SubmissionRow(
                 id=submission_id,
                 scenario=scenario.id,
@@ -482,7 +482,7 @@ class ReviewService:
         self, who: Principal, submission_id: str, decision: rules.Decision, comment: str
     ) -> SubmissionView:
         policies = self.policies()
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             row = self._row(session, submission_id)
             request = self._vote_request(session, policies, row, who)
             refusal = rules.vote_refusal(request)
@@ -574,12 +574,12 @@ class ReviewService:
         try:
             name, version = self.registrar.register(model_dir, record.model_name, record)
         except Exception as exc:
-            with self.db.session() as session:
+            with self.db.session(write=True) as session:
                 row = self._row(session, submission_id)
                 row.state_reason = f"registry gate failed, to be retried: {exc}"
             audit_event("registry.register", actor, "error", target=submission_id, error=str(exc))
             return
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             row = self._row(session, submission_id)
             row.model_name, row.model_version, row.approval = name, version, record.canonical()
             self._transition(session, row, SubmissionState.APPROVED, actor, f"{name} v{version}")
@@ -648,7 +648,7 @@ class ReviewService:
 
     def resume_after_restart(self) -> int:
         """Submissions found `checking`: check them again (or fail after MAX_ATTEMPTS)."""
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             rows = list(
                 session.scalars(
                     select(SubmissionRow).where(
@@ -676,7 +676,7 @@ class ReviewService:
         return len(rows)
 
     def _next_to_check(self) -> str | None:
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             row = session.scalars(
                 select(SubmissionRow)
                 .where(
@@ -731,7 +731,7 @@ class ReviewService:
             atomic_write_bytes(check_dir / name, path.read_bytes())
         if outcome.model_dir is not None:
             shutil.copytree(outcome.model_dir, check_dir / "model")
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             row = self._row(session, submission_id)
             if row.state != SubmissionState.CHECKING.value:
                 return  # withdrawn or expired meanwhile: its result changes nothing
@@ -782,7 +782,7 @@ class ReviewService:
         policies = self.policies()
         today = self.today()
         expired = 0
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             rows = session.scalars(
                 select(SubmissionRow).where(
                     SubmissionRow.state.in_([s.value for s in SubmissionState if not s.final])

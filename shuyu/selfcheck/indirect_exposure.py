@@ -333,7 +333,9 @@ def _limits(ctx: CheckContext) -> list[MembershipInferenceLimits]:
     return [scenario_limits] if scenario_limits == default else [scenario_limits, default]
 
 
-def _figures(audit: MembershipAudit, limits: list[MembershipInferenceLimits]) -> dict[str, float]:
+def _figures(
+    audit: MembershipAudit, limits: list[MembershipInferenceLimits], confidence: float
+) -> dict[str, float]:
     summary = audit.summary
     figures = {
         "members": float(summary.members),
@@ -346,6 +348,8 @@ def _figures(audit: MembershipAudit, limits: list[MembershipInferenceLimits]) ->
         "tpr_at_01pct_estimable": float(all(a.tpr_at_01pct_estimable for a in audit.attacks)),
         "epsilon_lower_bound": audit.bound.epsilon,
         "max_auc": min(limit.max_auc for limit in limits),
+        "auc_lower_bound": audit.auc_interval(confidence)[0],
+        "auc_upper_bound": audit.auc_interval(confidence)[1],
         "reference_models": float(audit.reference_models),
         "reference_rows": float(audit.reference_rows),
     }
@@ -376,6 +380,12 @@ class _Findings:
         self.evidence.append(evidence)
 
 
+def tpr_limit_estimable(audit: MembershipAudit, limit: MembershipInferenceLimits) -> bool:
+    """A TPR at FPR ≤ `low_fpr` means that level only when the non-members allow at
+    least one false positive there."""
+    return audit.summary.non_members * limit.low_fpr >= 1
+
+
 def _violations(
     audit: MembershipAudit,
     limits: list[MembershipInferenceLimits],
@@ -385,18 +395,24 @@ def _violations(
     found = _Findings()
     summary, bound = audit.summary, audit.bound
     max_auc = min(limit.max_auc for limit in limits)
-    if summary.auc > max_auc:
+    # as the TPR below: over the limit when the attack is shown to be (lower bound)
+    lower, _ = audit.auc_interval(confidence)
+    if lower > max_auc:
         found.add(
-            f"攻击 AUC = {summary.auc:.3f} 超过限值 {max_auc:.2f}",
-            f"the attack's AUC = {summary.auc:.3f} exceeds the limit {max_auc:.2f}",
+            f"攻击 AUC = {summary.auc:.3f}（{confidence:.0%} 置信下界 {lower:.3f}）"
+            f"超过限值 {max_auc:.2f}",
+            f"the attack's AUC = {summary.auc:.3f} (lower {confidence:.0%} bound "
+            f"{lower:.3f}) exceeds the limit {max_auc:.2f}",
             Evidence(
                 what_zh="成员推断 AUC 超限",
                 what_en="membership inference AUC over the limit",
                 value=f"{audit.strongest().attack}: AUC {summary.auc:.4f} "
-                f"(p = {summary.auc_p_value:.2g}) > {max_auc:g}",
+                f"(≥ {lower:.4f}, p = {summary.auc_p_value:.2g}) > {max_auc:g}",
             ),
         )
     for limit in limits:
+        if not tpr_limit_estimable(audit, limit):
+            continue  # FPR ≤ 1 % of 38 non-members is FPR 0: another, noisier figure
         tpr, level = audit.tpr_at(limit.low_fpr), f"{100 * limit.low_fpr:g}%"
         # over the limit when the attack is shown to be: the lower confidence bound, so
         # that a small holdout's chance hits do not fail a sound model
@@ -436,9 +452,10 @@ def _violations(
 
 
 def _passing_summary(
-    audit: MembershipAudit, max_auc: float, statement: PrivacyStatement
+    audit: MembershipAudit, max_auc: float, statement: PrivacyStatement, confidence: float
 ) -> tuple[str, str]:
     summary, bound = audit.summary, audit.bound
+    lower, upper = audit.auc_interval(confidence)
     kind_zh, kind_en = _kind(statement)
     if statement.kind is not PrivacyKind.NONE and statement.epsilon is not None:
         bound_zh = f"经验 ε 下界 {bound.epsilon:.2f} 不超过{kind_zh}的 ε = {statement.epsilon:g}"
@@ -450,9 +467,10 @@ def _passing_summary(
         bound_zh = f"经验 ε 下界 {bound.epsilon:.2f}（模型未声明 ε）"
         bound_en = f"empirical ε lower bound {bound.epsilon:.2f} (no ε stated)"
     return (
-        f"最强攻击 AUC = {summary.auc:.3f}（限值 {max_auc:.2f}），"
-        f"FPR ≤ 1% 时 TPR = {summary.tpr_at_1pct:.3f}；{bound_zh}。",
-        f"Strongest attack AUC = {summary.auc:.3f} (limit {max_auc:.2f}), TPR at 1% FPR = "
+        f"最强攻击 AUC = {summary.auc:.3f}（{confidence:.0%} 置信区间 {lower:.3f}–{upper:.3f}，"
+        f"限值 {max_auc:.2f}），FPR ≤ 1% 时 TPR = {summary.tpr_at_1pct:.3f}；{bound_zh}。",
+        f"Strongest attack AUC = {summary.auc:.3f} ({confidence:.0%} bounds "
+        f"{lower:.3f}–{upper:.3f}, limit {max_auc:.2f}), TPR at 1% FPR = "
         f"{summary.tpr_at_1pct:.3f}; {bound_en}.",
     )
 
@@ -513,7 +531,26 @@ def membership_inference(ctx: CheckContext) -> CheckResult:
         summary = ("；".join(found.zh) + "。", _sentence("; ".join(found.en)) + ".")
     else:
         status = Status.PASS
-        summary = _passing_summary(audit, min(limit.max_auc for limit in limits), statement)
+        max_auc = min(limit.max_auc for limit in limits)
+        confidence = thresholds.attack_confidence
+        summary = _passing_summary(audit, max_auc, statement, confidence)
+        if audit.auc_interval(confidence)[1] > max_auc:
+            # not shown over the limit, nor under it: the reviewers must know it is open
+            status = Status.WARN
+            n = audit.summary.members + audit.summary.non_members
+            summary = (
+                summary[0] + f"仅 {n} 个评估样本，无法证明 AUC 低于限值 {max_auc:.2f}。",
+                summary[1] + f" With only {n} evaluated examples the AUC is not shown "
+                f"to be under the limit {max_auc:.2f}.",
+            )
+        unestimable = [limit for limit in limits if not tpr_limit_estimable(audit, limit)]
+        if unestimable:
+            status = Status.WARN
+            level = f"{100 * unestimable[0].low_fpr:g}%"
+            summary = (
+                summary[0] + f"非成员太少，FPR ≤ {level} 时的 TPR 限值无法检验。",
+                summary[1] + f" Too few non-members to test the TPR limit at FPR ≤ {level}.",
+            )
         if not all(a.tpr_at_01pct_estimable for a in audit.attacks):
             status = Status.WARN
             n, minimum = audit.summary.non_members, thresholds.attack_min_non_members
@@ -529,6 +566,6 @@ def membership_inference(ctx: CheckContext) -> CheckResult:
         summary,
         evidence=found.evidence + attacks,
         remedies=_MI_REMEDY,
-        figures=_figures(audit, limits),
+        figures=_figures(audit, limits, thresholds.attack_confidence),
     )
     return result.model_copy(update={"membership": audit.summary})

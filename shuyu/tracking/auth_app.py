@@ -16,7 +16,6 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -30,6 +29,7 @@ from shuyu.registry.approved import APPROVED_ALIAS
 from shuyu.secrets import read_secret
 from shuyu.settings import MlflowServerSettings, PlatformSettings
 from shuyu.tracking.admin_client import GATE_USERNAME
+from shuyu.tracking.artifact_store import usage_for
 from shuyu.tracking.endpoints import READ_METHODS, Access, classify, graphql_access, route_of
 from shuyu.tracking.guard import Decision, Principal, decide, decide_write
 from shuyu.tracking.write_rules import (
@@ -194,9 +194,7 @@ class RegistryGuard:
     def _rules(self) -> tuple[TrackingState, Limits]:
         if self._state is None or self._limits is None:
             settings = MlflowServerSettings.from_env()
-            root = settings.mlflow_artifacts_destination
-            local = Path(root) if root and "://" not in root else None
-            self._state = mlflow_state(local)
+            self._state = mlflow_state(usage_for(settings.mlflow_artifacts_destination))
             policy = load_policies().sandbox
             self._limits = Limits(
                 policy.mlflow_artifact_max_bytes, policy.mlflow_experiment_quota_bytes

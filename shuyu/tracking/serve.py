@@ -27,6 +27,7 @@ from shuyu.secrets import (
 )
 from shuyu.settings import MlflowServerSettings, PlatformSettings
 from shuyu.tracking.admin_client import ADMIN_USERNAME
+from shuyu.tracking.artifact_store import is_local, usage_for
 
 _log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ def prepare(options: ServeOptions) -> dict[str, str]:
     atomic_write_text(options.approval_key_copy, approval_key + "\n", mode=0o600)
     # CSRF key for the sign-up form: stable across workers and restarts
     flask_key = ensure_secret(options.auth_dir / "flask_secret_key", nbytes=32)
-    Path(options.resolved_artifacts()).mkdir(parents=True, exist_ok=True)
+    usage_for(options.resolved_artifacts())  # refuse a store whose quota cannot be measured
+    if is_local(options.resolved_artifacts()):
+        Path(options.resolved_artifacts()).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_AUTH_ADMIN_")}
     env.update(
         {
@@ -145,6 +148,9 @@ def prepare(options: ServeOptions) -> dict[str, str]:
             "MLFLOW_SERVER_ENABLE_GRAPHQL_AUTH": "true",
             # MLflow's own net under the guard: a route without a validator is refused
             "MLFLOW_BASIC_AUTH_FAIL_CLOSED": "true",
+            # no server-side jobs (GenAI judges, prompt optimisation): nothing in the
+            # domain runs them, and each server would start six job consumers for them
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             # where the guard measures each experiment's artifact quota
             "SHUYU_MLFLOW_ARTIFACTS_DESTINATION": options.resolved_artifacts(),
             "SHUYU_MLFLOW_APPROVAL_KEY_FILE": str(options.approval_key_copy),
@@ -178,7 +184,9 @@ def drop_privileges(options: ServeOptions, env: dict[str, str]) -> None:
             f"user {options.user!r} does not exist: the MLflow image creates it (uid 1001); "
             "elsewhere pass --user"
         ) from None
-    owned = [options.auth_dir, Path(options.resolved_artifacts())]
+    owned = [options.auth_dir]
+    if is_local(options.resolved_artifacts()):
+        owned.append(Path(options.resolved_artifacts()))
     backend = options.resolved_backend()
     if backend.startswith("sqlite:///"):
         db = Path(backend.removeprefix("sqlite:///"))

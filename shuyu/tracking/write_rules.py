@@ -15,15 +15,14 @@ The state is read from MLflow's own tracking store, in the server process.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from shuyu.tracking.artifact_store import ArtifactUsage
 from shuyu.tracking.endpoints import route_of
 from shuyu.tracking.experiments import REGISTRY_EXPERIMENT
 
@@ -57,12 +56,12 @@ class TrackingState:
         run_status: Callable[[str], str | None],
         model_status: Callable[[str], str | None],
         experiment_id: Callable[[str], str | None],
-        artifact_root: Path | None,
+        usage: ArtifactUsage,
     ) -> None:
         self.run_status = run_status
         self.model_status = model_status
         self._experiment_id = experiment_id
-        self.artifact_root = artifact_root
+        self._measure = usage
         self._lock = threading.Lock()
         self._usage: dict[str, tuple[float, int]] = {}
         self._registry_id: str | None = None
@@ -73,21 +72,14 @@ class TrackingState:
         return self._registry_id
 
     def experiment_usage(self, experiment_id: str, *, max_age: float = 30.0) -> int:
-        """Bytes stored under the experiment's artifact folder (local stores only)."""
-        if self.artifact_root is None:
-            return 0
+        """Bytes stored under the experiment in the artifact store (measured at most
+        every `max_age` seconds; uploads let through since are added)."""
         now = time.monotonic()
         with self._lock:
             hit = self._usage.get(experiment_id)
         if hit is not None and now - hit[0] < max_age:
             return hit[1]
-        total = 0
-        for folder, _dirs, files in os.walk(self.artifact_root / experiment_id):
-            for name in files:
-                try:
-                    total += os.lstat(os.path.join(folder, name)).st_size
-                except OSError:
-                    continue
+        total = self._measure(experiment_id)
         with self._lock:
             self._usage[experiment_id] = (now, total)
         return total
@@ -182,7 +174,7 @@ def run_update_refusal(route: str, body: dict[str, object], state: TrackingState
     return None
 
 
-def mlflow_state(artifact_root: Path | None) -> TrackingState:
+def mlflow_state(usage: ArtifactUsage) -> TrackingState:
     """The state as the MLflow server process sees it (its own tracking store)."""
 
     def store() -> Any:
@@ -210,4 +202,4 @@ def mlflow_state(artifact_root: Path | None) -> TrackingState:
             return None
         return str(found.experiment_id) if found is not None else None
 
-    return TrackingState(run_status, model_status, experiment_id, artifact_root)
+    return TrackingState(run_status, model_status, experiment_id, usage)

@@ -17,13 +17,27 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from shuyu.governance.annual import AnnualEvaluation
+from shuyu.governance.exit_store import ExitRegister
+from shuyu.governance.filing_service import FilingService
+from shuyu.governance.freeze_desk import FreezeDesk
+from shuyu.governance.lifecycle import Lifecycle
 from shuyu.production.service import ProductionService
+from shuyu.products.desk import ProductDesk
 from shuyu.review.service import ReviewService
 from shuyu.web.auth import HubIdentity
 from shuyu.web.common import Web
+from shuyu.web.exit_pages import exit_pages
+from shuyu.web.exit_rest import exit_router
+from shuyu.web.filing_pages import filing_pages
+from shuyu.web.filing_rest import filing_router
+from shuyu.web.freeze_pages import freeze_pages
+from shuyu.web.freeze_rest import freeze_router
+from shuyu.web.governance_pages import annual_pages, lifecycle_pages
 from shuyu.web.pages import page_router
 from shuyu.web.production_pages import production_pages
 from shuyu.web.production_rest import production_router
+from shuyu.web.products_pages import products_pages
 from shuyu.web.rest import rest_router
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,6 +49,12 @@ def create_app(
     *,
     prefix: str,
     production: ProductionService | None = None,
+    annual: AnnualEvaluation | None = None,
+    lifecycle: Lifecycle | None = None,
+    filings: FilingService | None = None,
+    freezes: FreezeDesk | None = None,
+    products: ProductDesk | None = None,
+    exits: ExitRegister | None = None,
 ) -> FastAPI:
     """The service's app, mounted at `prefix` (/services/shuyu/)."""
     web = Web(service, identity, prefix, Jinja2Templates(directory=str(TEMPLATES)))
@@ -75,4 +95,19 @@ def create_app(
     if production is not None:
         app.include_router(production_pages(web, production))
         app.include_router(production_router(web, production))
+    if annual is not None:
+        app.include_router(annual_pages(web, annual))
+    if lifecycle is not None:
+        app.include_router(lifecycle_pages(web, lifecycle))
+    if filings is not None:
+        app.include_router(filing_pages(web, filings))
+        app.include_router(filing_router(web, filings))
+    if freezes is not None:
+        app.include_router(freeze_pages(web, freezes))
+        app.include_router(freeze_router(web, freezes))
+    if products is not None:
+        app.include_router(products_pages(web, products))
+    if exits is not None:
+        app.include_router(exit_pages(web, exits))
+        app.include_router(exit_router(web, exits))
     return app

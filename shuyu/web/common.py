@@ -12,7 +12,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from shuyu.errors import ShuyuError
+from shuyu.governance.exit_states import ExitTransitionRefused
 from shuyu.production.states import TransitionRefused as RunTransitionRefused
+from shuyu.products.admins import Forbidden as ProductForbidden
+from shuyu.products.admins import NotFound as ProductNotFound
+from shuyu.products.case_states import CaseTransitionRefused
 from shuyu.review.service import Forbidden, NotFound, Principal, ReviewService
 from shuyu.review.states import TransitionRefused
 from shuyu.web.auth import HubIdentity
@@ -56,11 +60,14 @@ class Web:
 
 
 def _status_of(exc: Exception) -> int:
-    if isinstance(exc, Forbidden):
+    if isinstance(exc, Forbidden | ProductForbidden):
         return 403
-    if isinstance(exc, NotFound):
+    if isinstance(exc, NotFound | ProductNotFound):
         return 404
-    if isinstance(exc, TransitionRefused | RunTransitionRefused):
+    if isinstance(
+        exc,
+        TransitionRefused | RunTransitionRefused | CaseTransitionRefused | ExitTransitionRefused,
+    ):
         return 409
     return 400
 

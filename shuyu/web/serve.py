@@ -19,13 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from shuyu.audit.events import install_sink, log_to_stderr
-from shuyu.policy import load_policies
-from shuyu.policy.models import Policies
+from shuyu.governance.annual import AnnualEvaluation
+from shuyu.governance.exit_store import ExitRegister
+from shuyu.governance.filing_service import FilingService
+from shuyu.governance.freeze_desk import FreezeDesk
+from shuyu.governance.lifecycle import Lifecycle
+from shuyu.governance.production_gate import ProductionGate
+from shuyu.policy.cache import PolicyCache
 from shuyu.production.scheduler import ProductionScheduler
 from shuyu.production.service import ProductionService
+from shuyu.products.desk import ProductDesk, product_desk
+from shuyu.products.policy import ProductsCache
+from shuyu.products.published import Publisher
+from shuyu.products.settings import ProductSettings
 from shuyu.registry.approved import RegistryModels
 from shuyu.registry.gate import GateRegistrar
 from shuyu.review.service import ReviewService
@@ -36,44 +43,21 @@ from shuyu.settings import PlatformSettings, ServiceSettings
 from shuyu.store.database import Database
 from shuyu.tracking.admin_client import GATE_USERNAME
 from shuyu.tracking.store_client import MlflowStore
+from shuyu.webhook import webhook
 
 _log = logging.getLogger("shuyu.service")
-
-
-@dataclass
-class PolicyCache:
-    """The policies, read again when a file under the folder changes (grants renewed or
-    ended take effect without a restart)."""
-
-    loaded: Policies | None = None
-    stamp: float = 0.0
-
-    def __call__(self) -> Policies:
-        from shuyu.policy.load import default_policies_dir  # noqa: PLC0415
-
-        root = default_policies_dir()
-        newest = max((p.stat().st_mtime for p in root.rglob("*.yaml")), default=0.0)
-        if self.loaded is None or newest != self.stamp:
-            self.loaded, self.stamp = load_policies(root), newest
-        return self.loaded
-
-
-def webhook(url: str) -> Callable[[dict[str, Any]], None]:
-    def post(notice: dict[str, Any]) -> None:
-        if not url:
-            return
-        try:
-            requests.post(url, json=notice, timeout=5)
-        except requests.RequestException as exc:  # a notice never blocks a decision
-            _log.warning("notice webhook %s: %s", url, exc)
-
-    return post
 
 
 @dataclass(frozen=True)
 class Services:
     review: ReviewService
     production: ProductionService
+    publish_products: Publisher
+    product_desk: ProductDesk
+    filings: FilingService
+    freezes: FreezeDesk
+    annual: AnnualEvaluation
+    lifecycle: Lifecycle
 
 
 def build_service(settings: PlatformSettings, service_settings: ServiceSettings) -> Services:
@@ -115,8 +99,38 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         volumes=settings,
         notify=notify,
         concurrency=service_settings.production_concurrency,
+        governance=ProductionGate(db),
     )
-    return Services(review, production)
+    product_settings = ProductSettings.from_env()
+    products = ProductsCache(policies)
+    publisher = Publisher(gate, products, approval_key, product_settings.product_models)
+    desk = product_desk(
+        db,
+        policies=policies,
+        products=products,
+        pepper_file=product_settings.pepper_file(settings),
+        published=product_settings.product_models,
+        notify=notify,
+    )
+    models = RegistryModels(gate, approval_key)
+    return Services(
+        review,
+        production,
+        publisher,
+        desk,
+        filings=FilingService(db, policies, products, models),
+        freezes=FreezeDesk(db, policies, products),
+        annual=AnnualEvaluation(db, products=products, clock=desk.clock),
+        lifecycle=Lifecycle(
+            db,
+            policies=policies,
+            products=products,
+            accounts=desk.accounts,
+            production=production,
+            notify=notify,
+            clock=desk.clock,
+        ),
+    )
 
 
 class RefuseSandboxPeers:
@@ -144,7 +158,10 @@ def work_forever(
             try:
                 step()
             except Exception:
-                _log.exception("worker step %s failed; trying again", step.__name__)
+                _log.exception(
+                    "worker step %s failed; trying again",
+                    getattr(step, "__name__", type(step).__name__),
+                )
         stop.wait(interval)
 
 
@@ -173,7 +190,17 @@ def start_workers(
         ),
         threading.Thread(
             target=work_forever,
-            args=((scheduler.sync, production.run_pending), interval, stop),
+            args=(
+                # the sweep first: a job it pauses leaves the scheduler at once
+                (
+                    services.lifecycle.sweep,
+                    scheduler.sync,
+                    production.run_pending,
+                    services.publish_products,
+                ),
+                interval,
+                stop,
+            ),
             name="production-worker",
             daemon=True,
         ),
@@ -206,6 +233,12 @@ def serve() -> None:
             identity,
             prefix=service_settings.service_prefix,
             production=services.production,
+            products=services.product_desk,
+            filings=services.filings,
+            freezes=services.freezes,
+            annual=services.annual,
+            lifecycle=services.lifecycle,
+            exits=ExitRegister(services.freezes.db),
         ),
         settings,
     )

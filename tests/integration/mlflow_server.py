@@ -1,8 +1,13 @@
-"""A real MLflow tracking server with shuyu's auth app, on a loopback address.
+"""A real MLflow tracking server with shuyu's auth app, on a loopback address, in the two
+deployments the platform supports — the tests that use it run against each:
 
-Started through `shuyu mlflow serve` (non-root mode: `--user ""`) with a temporary SQLite
-database, artifact directory and secrets, then bootstrapped from the repository's
-policies with `shuyu mlflow bootstrap`. It listens on 127.0.0.3, which is what
+* `sqlite-local`: a SQLite tracking database and a local artifact folder (`make up`);
+* `postgresql-s3`: PostgreSQL (the server `.ci/run` starts; a fresh database per run)
+  and artifacts in an S3-compatible store (SeaweedFS, `object_store.py`), as a site
+  beyond one machine runs it.
+
+Started through `shuyu mlflow serve` (non-root mode: `--user ""`) with temporary
+secrets, then bootstrapped from the repository's policies with `shuyu mlflow bootstrap`. It listens on 127.0.0.3, which is what
 `PlatformSettings(sandbox_subnet="127.0.0.0/24").mlflow_ip` computes, so that the
 server's Host-header protection is exercised with the address sandboxes use.
 """
@@ -11,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +28,9 @@ import pytest
 import requests
 
 from shuyu.settings import PlatformSettings
+from tests.database_urls import postgres_base_url, postgres_database
+from tests.integration.object_store import running_object_store
+from tests.integration.processes import stop_process_group
 
 HOST = "127.0.0.3"
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +46,21 @@ class MlflowServer:
     approval_key: str
     secrets_dir: Path
     log: Path
+    artifacts: str  # the artifact store: a folder, or s3://bucket/prefix
+    store_env: dict[str, str]  # what a client of that store needs (S3 endpoint, keys)
+    backend: str  # the tracking database's URI; empty: SQLite in the state folder
+
+    @property
+    def server_env(self) -> dict[str, str]:
+        """What the server's own process reads for its stores: a tool that runs beside
+        it (an exit's purge) needs the same."""
+        found = {"SHUYU_MLFLOW_ARTIFACTS_DESTINATION": self.artifacts, **self.store_env}
+        return {**found, "SHUYU_MLFLOW_BACKEND_URI": self.backend} if self.backend else found
+
+    @property
+    def state_dir(self) -> Path:
+        """The server's state folder (`--state-dir`): its database and artifact store."""
+        return self.log.parent / "srv"
 
     def audit_lines(self) -> list[str]:
         return [
@@ -58,9 +80,30 @@ def _shuyu(*args: str) -> list[str]:
     return [sys.executable, "-m", "shuyu.cli.main", *args]
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+@contextlib.contextmanager
+def _stores(kind: str, root: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """(backend URI, artifact destination, the store's client env) for `kind`."""
+    if kind == "sqlite-local":
+        yield "", "", {}
+        return
+    base = postgres_base_url()
+    (root / "s3").mkdir()
+    with postgres_database(base) as url, running_object_store(root / "s3") as store:
+        yield url, f"s3://{store.bucket}/artifacts", store.env()
+
+
+@pytest.fixture(scope="session", params=["sqlite-local", "postgresql-s3"])
+def mlflow_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MlflowServer]:
     root = tmp_path_factory.mktemp("mlflow")
+    with _stores(request.param, root) as (backend, artifacts, store_env):
+        yield from _serve(root, backend, artifacts, store_env)
+
+
+def _serve(
+    root: Path, backend: str, artifacts: str, store_env: dict[str, str]
+) -> Iterator[MlflowServer]:
     secrets = root / "secrets"
     secrets.mkdir(mode=0o700)
     admin_password = "adm-" + os.urandom(12).hex()
@@ -85,6 +128,11 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         "NO_PROXY": "*",
     }
     env.pop("SHUYU_MLFLOW_BACKEND_URI", None)
+    server = MlflowServer(
+        settings.mlflow_url, settings, admin_password, gate_password, approval_key, secrets,
+        root / "server.log", artifacts or str(root / "srv" / "artifacts"), store_env, backend,
+    )  # fmt: skip
+    env.update(server.server_env)
     log = root / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -129,13 +177,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        yield MlflowServer(url, settings, admin_password, gate_password, approval_key, secrets, log)
+        yield server
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc)

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shuyu import docker_engine
+from shuyu.demo.in_sandbox import sandbox_container
+from shuyu.errors import ShuyuError
+from shuyu.platform.compose import compose
 from shuyu.platform.hub_client import Account, HubSession
 from shuyu.platform.layout import Layout
 from shuyu.platform.up import UpOptions, down, hub_session, read_demo_accounts, up
@@ -34,8 +36,11 @@ TEST_SETTINGS = PlatformSettings(
 )
 TEST_HTTP_PORT = 18000
 TEST_HTTPS_PORT = 18443
+TEST_PRODUCTS_PORT = 18700
 TEST_EGRESS_BYTES_PER_HOUR = 8 << 20
 TEST_WORKSPACE_QUOTA = 64 << 20
+EXIT_PARTNER = "exit_bank"
+EXIT_USER = "ex-leaver"
 
 
 @dataclass
@@ -59,16 +64,10 @@ class RunningPlatform:
 
     def container(self, username: str) -> str:
         """The name of `username`'s running sandbox ("" when none runs)."""
-        found = docker_engine.client().containers.list(
-            filters={
-                "label": [
-                    "org.shuyu.role=sandbox",
-                    f"org.shuyu.project={self.settings.project}",
-                    f"org.shuyu.user={username}",
-                ]
-            }
-        )
-        return str(found[0].name) if found else ""
+        try:
+            return str(sandbox_container(self.settings, username).name)
+        except ShuyuError:
+            return ""
 
     @contextlib.contextmanager
     def running(self, username: str, scenario: str | None = None) -> Iterator[str]:
@@ -93,18 +92,42 @@ class RunningPlatform:
         finally:
             path.write_text(saved, encoding="utf-8")
 
+    def in_service(self, *args: str) -> str:
+        """A command in the service's container (compose raises if it fails)."""
+        done = compose(self.layout, self.settings, ["exec", "-T", "service", *args], capture=True)
+        return done.stdout
 
-def _remove_volumes(project: str) -> None:
-    names = subprocess.run(
-        ["docker", "volume", "ls", "-q"], capture_output=True, text=True, check=False
-    ).stdout.split()
-    mine = [
-        n
-        for n in names
-        if n.startswith((f"{project}-view-", f"{project}-home-", f"{project}-holdout-"))
-    ]
-    if mine:
-        subprocess.run(["docker", "volume", "rm", "-f", *mine], capture_output=True, check=False)
+    @contextlib.contextmanager
+    def frozen(self, scope: str, reason: str) -> Iterator[str]:
+        """`scope` frozen (应急处置) by the administrator for the duration, then lifted;
+        the freeze's number."""
+        applied = self.in_service(
+            "shuyu", "freeze", "apply", "--scope", scope, "--reason", reason, "--as", "admin"
+        )
+        try:
+            yield next(line for line in applied.splitlines() if scope in line).split()[0]
+        finally:
+            self.in_service(
+                "shuyu", "freeze", "lift", "--scope", scope,
+                "--reason", "测试结束，解除冻结", "--as", "admin",
+            )  # fmt: skip
+
+
+def _remove_leftovers(project: str) -> None:
+    """A platform an interrupted run left behind (its env file gone with its temporary
+    folder, so `down` cannot reach it): its containers, volumes and networks, found by
+    compose's project label. Its MLflow volume would keep an admin password this run
+    does not know."""
+    label = f"com.docker.compose.project={project}"
+    for kind, listed in (
+        ("container", ["docker", "ps", "-aq", "--filter", f"label={label}"]),
+        ("volume", ["docker", "volume", "ls", "-q", "--filter", f"label={label}"]),
+        ("network", ["docker", "network", "ls", "-q", "--filter", f"label={label}"]),
+    ):
+        found = subprocess.run(listed, capture_output=True, text=True, check=False).stdout.split()
+        if found:
+            remove = ["docker", kind, "rm", *(["-f"] if kind != "network" else []), *found]
+            subprocess.run(remove, capture_output=True, check=False)
 
 
 def _test_policies(root: Path) -> Path:
@@ -124,7 +147,28 @@ def _test_policies(root: Path) -> Path:
     data["staff"].append(
         {"username": "rv-lockout", "name": "锁定测试评审员", "groups": ["reviewers"]}
     )
+    # a partner of its own for the exit test (test_zz_exit.py), which deletes everything
+    # of it: no other test may need it afterwards
+    data["partners"].append(
+        {
+            "id": EXIT_PARTNER,
+            "name": "退出测试银行（演示）",
+            "name_en": "Exit test bank (demo)",
+            "kind": "bank",
+            "users": [{"username": EXIT_USER, "name": "退出测试分析师"}],
+        }
+    )
     partners.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    credit = target / "scenarios" / "bank_credit.yaml"
+    data = yaml.safe_load(credit.read_text(encoding="utf-8"))
+    data["partners"].append(EXIT_PARTNER)
+    credit.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    # the credit product serves the model the review tests approve (ordos_bank's)
+    products = target / "products.yaml"
+    data = yaml.safe_load(products.read_text(encoding="utf-8"))
+    credit = next(p for p in data["products"] if p["id"] == "enterprise_credit")
+    credit["model"] = "bank_credit.ordos_bank"
+    products.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return target
 
 
@@ -134,13 +178,14 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
     layout = Layout(root / "var")
     settings = TEST_SETTINGS
     policies = _test_policies(root)
+    _remove_leftovers(settings.project)  # first: their containers would hold volumes
     down(layout, settings, volumes=True)
-    _remove_volumes(settings.project)
     options = UpOptions(
         scale=400,
         seed=7,
         http_port=TEST_HTTP_PORT,
         https_port=TEST_HTTPS_PORT,
+        products_port=TEST_PRODUCTS_PORT,
         build_images=False,
         policies_dir=policies,
     )
@@ -151,4 +196,3 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         yield RunningPlatform(url, settings, layout, read_demo_accounts(layout), policies)
     finally:
         down(layout, settings, volumes=True)
-        _remove_volumes(settings.project)

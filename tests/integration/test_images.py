@@ -128,6 +128,15 @@ def test_the_notebook_has_the_training_stack() -> None:
     assert out.split() == ["2.13.0+cpu", "False"]
 
 
+def test_charts_in_the_runner_and_the_notebook_are_labelled_in_chinese() -> None:
+    """The production report's charts (and a partner's) find a CJK font: Chinese labels,
+    not English fallbacks or boxes of missing glyphs."""
+    code = "from shuyu.production.market_report import chart_language; print(chart_language())"
+    for image in ("shuyu/runner:local", "shuyu/notebook:local"):
+        out = run_in(image, "python", "-c", code, user="1000:1000")
+        assert out.strip() == "('zh', 'WenQuanYi Micro Hei')", (image, out)
+
+
 def test_the_notebook_kernel_culling_settings() -> None:
     code = (
         "from traitlets.config.loader import PyFileConfigLoader as L;"

@@ -26,6 +26,7 @@ from shuyu.hub.mlflow_credentials import partner_mlflow_env
 from shuyu.policy import default_policies_dir
 from shuyu.settings import PlatformSettings
 from shuyu.tracking.admin_client import GATE_USERNAME
+from shuyu.tracking.artifact_store import usage_for
 from tests.integration.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.integration
@@ -443,6 +444,36 @@ def test_an_artifact_upload_must_state_its_size_within_the_limits(
     assert put({"Transfer-Encoding": "chunked"}, b"3\r\nabc\r\n0\r\n\r\n") == 411
     assert put({"Content-Length": str(600 << 20)}, b"") == 413  # over the 512 MiB limit
     assert put({"Content-Length": "3"}, b"abc") == 200
+
+
+def test_the_server_runs_no_server_side_jobs(mlflow_server: MlflowServer) -> None:
+    """MLflow's job runner (GenAI judges, prompt optimisation: huey consumers beside the
+    server) is off; nothing in the domain runs server-side jobs."""
+    running = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        if any(b"huey_consumer" in w for w in words):
+            running.append(b" ".join(words).decode(errors="replace")[:200])
+    assert requests.get(f"{mlflow_server.url}/health", timeout=10).status_code == 200
+    assert running == []
+
+
+def test_the_quota_is_measured_where_the_artifacts_are_stored(
+    mlflow_server: MlflowServer, sz_run: LoggedRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a partner stored counts against its experiment's quota wherever the store is:
+    the local folder, or the S3 bucket (before, an S3 store measured 0 bytes and the
+    quota never applied)."""
+    for key, value in mlflow_server.store_env.items():
+        monkeypatch.setenv(key, value)
+    usage = usage_for(mlflow_server.artifacts)
+    assert usage(sz_run.experiment_id) >= len(json.dumps({"epsilon": 2.9}))
+    assert usage("999999") == 0
+    if mlflow_server.artifacts.startswith("s3://"):  # in the bucket, not on local disk
+        assert not (mlflow_server.state_dir / "artifacts" / sz_run.experiment_id).exists()
 
 
 def test_the_administrator_can_write_the_registry(

@@ -15,6 +15,8 @@ from shuyu.selfcheck.membership import (
     AttackScores,
     MembershipAudit,
     Scorer,
+    auc_bounds,
+    auc_standard_error,
     audit_membership,
     class_population,
     clopper_pearson_lower,
@@ -323,3 +325,53 @@ def test_tpr_over_the_limit_must_be_shown_not_just_seen(
     lower = tpr_lower_bound([attack], 0.01, 0.95)
     assert lower < attack.tpr_at(0.01)
     assert (lower > 0.05) is fails
+
+
+def test_delong_standard_error_agrees_with_its_definition() -> None:
+    """The structural components counted pair by pair, ties at one half, as DeLong et
+    al. define them; the midrank computation must give the same figure."""
+    rng = np.random.default_rng(8)
+    members = np.round(rng.normal(0.4, 1, 60), 1)  # rounded: ties inside and across
+    non_members = np.round(rng.normal(0, 1, 45), 1)
+    pairs = (members[:, None] > non_members[None, :]) + 0.5 * (
+        members[:, None] == non_members[None, :]
+    )
+    variance = pairs.mean(axis=1).var(ddof=1) / 60 + pairs.mean(axis=0).var(ddof=1) / 45
+    found = auc_standard_error(scores(members, non_members))
+    assert found == pytest.approx(math.sqrt(variance), rel=1e-12)
+
+
+def test_delong_standard_error_covers_the_spread_over_repeated_samples() -> None:
+    rng = np.random.default_rng(9)
+    aucs, errors = [], []
+    for _ in range(400):
+        drawn = scores(rng.normal(0.3, 1, 40), rng.normal(0, 1, 40))
+        metrics = evaluate(drawn, min_non_members=1000)
+        aucs.append(metrics.auc)
+        errors.append(metrics.auc_standard_error)
+    assert float(np.mean(errors)) == pytest.approx(float(np.std(aucs)), rel=0.15)
+
+
+@pytest.mark.parametrize(
+    ("size", "shift", "fails"),
+    [
+        (38, 0.0, False),  # the test platform's view: a sound model's AUC is chance-wide
+        (38, 3.0, True),  # a memorising model is shown over the limit by 38 examples
+        (1200, 0.5, True),  # AUC 0.64 on many examples: shown over 0.60
+    ],
+)
+def test_an_auc_over_the_limit_must_be_shown_not_just_seen(
+    size: int, shift: float, fails: bool
+) -> None:
+    rng = np.random.default_rng(10)
+    found = []
+    for _ in range(200):
+        attacks = [
+            evaluate(scores(rng.normal(shift, 1, size), rng.normal(0, 1, size)), min_non_members=1)
+            for _ in range(3)
+        ]
+        lower, upper = auc_bounds(attacks, 0.95)
+        assert lower <= max(a.auc for a in attacks) <= upper
+        found.append(lower > 0.60)
+    # a sound model fails fewer than 5 % of draws; an exposed one nearly always fails
+    assert (np.mean(found) > 0.9) if fails else (np.mean(found) < 0.05)

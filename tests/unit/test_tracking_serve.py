@@ -33,6 +33,7 @@ def test_the_auth_configuration_is_private_and_denies_by_default(tmp_path: Path)
     env = prepare(options)
     assert env["MLFLOW_AUTH_CONFIG_PATH"] == str(options.auth_ini)
     assert env["MLFLOW_BASIC_AUTH_FAIL_CLOSED"] == "true"
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"  # no server-side jobs
     for private in (options.auth_ini, options.gate_password_copy, options.approval_key_copy):
         assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert stat.S_IMODE(options.auth_dir.stat().st_mode) == 0o700

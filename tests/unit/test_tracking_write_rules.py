@@ -3,10 +3,13 @@ thing written is done: a finished run, a ready logged model, the registry's copi
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
+from shuyu.errors import InputError
+from shuyu.tracking.artifact_store import LocalArtifacts, store_path, usage_for
 from shuyu.tracking.write_rules import (
     Limits,
     TrackingState,
@@ -27,7 +30,9 @@ def state(tmp_path: Path) -> TrackingState:
     models = {"m-ready": "READY", "m-pending": "PENDING"}
     (tmp_path / "7").mkdir()
     (tmp_path / "7" / "old.bin").write_bytes(b"x" * 4500)
-    return TrackingState(runs.get, models.get, {"shuyu/registry": "9"}.get, artifact_root=tmp_path)
+    return TrackingState(
+        runs.get, models.get, {"shuyu/registry": "9"}.get, LocalArtifacts(tmp_path).usage
+    )
 
 
 def test_a_running_run_takes_artifacts(state: TrackingState) -> None:
@@ -86,3 +91,49 @@ def test_a_finished_run_is_not_reopened(state: TrackingState) -> None:
     assert not run_update_refusal(
         "/mlflow/runs/update", {"run_id": OPEN_RUN, "status": "RUNNING"}, state
     )
+
+
+@pytest.mark.parametrize(
+    ("destination", "accepted"),
+    [
+        ("/srv/mlflow/artifacts", True),
+        ("file:///srv/mlflow/artifacts", True),
+        ("s3://mlflow/artifacts", True),
+        ("gs://bucket/artifacts", False),  # a quota nobody measures would not apply
+        ("s3:///no-bucket", False),
+        ("", False),
+    ],
+)
+def test_the_guard_starts_only_on_a_store_whose_quota_it_can_measure(
+    destination: str, accepted: bool
+) -> None:
+    if accepted:
+        assert callable(usage_for(destination))
+    else:
+        with pytest.raises(InputError, match="SHUYU_MLFLOW_ARTIFACTS_DESTINATION"):
+            usage_for(destination)
+
+
+@pytest.mark.parametrize("path", ["../8", "7/../../8", "..", "/", ""])
+def test_the_store_is_never_read_or_emptied_outside_itself(tmp_path: Path, path: str) -> None:
+    store = LocalArtifacts(tmp_path / "store")
+    (tmp_path / "8").mkdir()
+    (tmp_path / "8" / "other.bin").write_bytes(b"y")
+    with pytest.raises(InputError, match="not inside the artifact store"):
+        store.delete(path)
+    with pytest.raises(InputError, match="not inside the artifact store"):
+        store.files([path])
+    assert (tmp_path / "8" / "other.bin").exists()
+
+
+def test_a_local_store_lists_and_deletes_one_items_folder(
+    state: TrackingState, tmp_path: Path
+) -> None:
+    store = LocalArtifacts(tmp_path)
+    (tmp_path / "70").mkdir()
+    (tmp_path / "70" / "kept.bin").write_bytes(b"k")
+    assert store.files(["7"]) == [["7/old.bin", 4500, hashlib.sha256(b"x" * 4500).hexdigest()]]
+    store.delete("7")
+    assert store.files(["7"]) == []
+    assert store_path("70/") == "70"
+    assert store.usage("70") == 1
