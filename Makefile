@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 SHUYU  := $(VENV)/bin/shuyu
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup up down test test-unit test-integration lint images bench clean
+.PHONY: setup up down test test-unit test-host test-integration lint images bench clean
 
 # The virtualenv, rebuilt when pyproject.toml changes. torch is installed first and
 # pinned: a loose `torch` requirement would pull a multi-GB CUDA build.
@@ -37,21 +37,26 @@ lint: setup
 test-unit: setup
 	SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) tests/unit
 
+# Integration tests of host processes only (MLflow, PostgreSQL, SeaweedFS): no image.
+test-host: setup
+	SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) --durations=10 -m host tests/integration
+
 test-integration: images
 	SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) --durations=25 tests/integration
 
-# The images build (mostly I/O: debootstrap, the wheelhouse, `docker build`) while lint
-# and the unit tests (one core) run; the integration tests start once both are done.
+# The images build (mostly I/O: debootstrap, the wheelhouse, `docker build`) while lint,
+# the unit tests and the host-only integration tests run; the integration tests that
+# need the images start once both are done.
 test: setup
 	@mkdir -p var
 	@echo "images: building in the background (log: var/images-build.log) …"
 	@$(SHUYU) images build > var/images-build.log 2>&1 & build=$$!; \
-	  status=0; $(MAKE) --no-print-directory lint test-unit || status=$$?; \
+	  status=0; $(MAKE) --no-print-directory lint test-unit test-host || status=$$?; \
 	  echo "images: waiting for the build …"; \
 	  if ! wait $$build; then tail -40 var/images-build.log; exit 1; fi; \
 	  tail -8 var/images-build.log; \
 	  [ $$status -eq 0 ] || exit $$status; \
-	  SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) --durations=25 tests/integration
+	  SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) --durations=25 -m "not host" tests/integration
 
 bench: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -917,11 +917,14 @@ class ProductionService:
             row.verdict = verdict.model_dump_json()
             if verdict.releasable:
                 self._publish(row, job)
-                self._transition(session, row, RunState.RELEASED, "platform", verdict.summary_en())
+                released = f"{verdict.summary_zh()} / {verdict.summary_en()}"
+                self._transition(session, row, RunState.RELEASED, "platform", released)
             else:
                 reasons = "; ".join(verdict.reasons_en())[:2000]
-                self._transition(session, row, RunState.QUARANTINED, "platform", reasons)
                 zh = f"{verdict.summary_zh()} {'；'.join(verdict.reasons_zh())}"[:2000]
+                # the run page shows one reason: Chinese first, as everywhere
+                both = f"{'；'.join(verdict.reasons_zh())} / {reasons}"[:2000]
+                self._transition(session, row, RunState.QUARANTINED, "platform", both)
                 self._notice(session, row, job, zh, f"{verdict.summary_en()} {reasons}")
                 self._tell(
                     session,

@@ -30,6 +30,7 @@ from shuyu.secrets import read_secret
 from shuyu.settings import MlflowServerSettings, PlatformSettings
 from shuyu.tracking.admin_client import GATE_USERNAME
 from shuyu.tracking.artifact_store import usage_for
+from shuyu.tracking.credentials import server_check
 from shuyu.tracking.endpoints import READ_METHODS, Access, classify, graphql_access, route_of
 from shuyu.tracking.guard import Decision, Principal, decide, decide_write
 from shuyu.tracking.write_rules import (
@@ -96,13 +97,11 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 
 def authenticate(header: str | None) -> Principal | None:
-    """Check the credentials against MLflow's own user store (blocking: hashes)."""
-    from mlflow.server.auth import store  # noqa: PLC0415
-
+    """Check the credentials against MLflow's own user store (blocking: may hash)."""
     creds = basic_credentials(header)
-    if creds is None or not store.authenticate_user(*creds):
+    user = server_check().user(*creds) if creds is not None else None
+    if user is None:
         return None
-    user = store.get_user(creds[0])
     return Principal(username=user.username, is_admin=bool(user.is_admin))
 
 

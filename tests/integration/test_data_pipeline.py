@@ -20,7 +20,7 @@ from shuyu.fsutil import file_sha256
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies, Role
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.host]
 
 SCALE = "300"
 

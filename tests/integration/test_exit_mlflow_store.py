@@ -46,7 +46,7 @@ from tests.unit.exit_world import (
     exit_desk,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.host]
 
 # ---------------------------------------------------------------- a partner's exit
 

@@ -34,7 +34,7 @@ from shuyu.tracking.experiments import REGISTRY_EXPERIMENT
 from shuyu.tracking.store_client import ARTIFACTS, MlflowStore
 from tests.integration.mlflow_server import MlflowServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.host]
 
 MODEL = "bank-credit-copy"
 PICKLE_MLMODEL = (

@@ -152,8 +152,8 @@ def _cases(platform: RunningPlatform) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-# What the partner runs in the sandbox, once per case: shuyu's own DP training, then the
-# partner's own changes while the run is open, then `shuyu.submit`.
+# What the partner runs in the sandbox: shuyu's own DP training once, then for each case
+# a run of its own logging that model with the partner's changes, then `shuyu.submit`.
 PARTNER_SCRIPT = r"""
 import json, os, pathlib, pickle
 import mlflow, mlflow.onnx, onnx
@@ -190,6 +190,7 @@ def edited(model, case):
         model.opset_import.append(helper.make_opsetid("com.partner", 1))
     return model
 
+trained = fit(load_view(view_directory("bank_credit")), private=True, epochs=1, batch_size=64)
 made = {}
 for case in CASES:
     scenario = "bank_credit"
@@ -217,8 +218,7 @@ for case in CASES:
     mlflow.onnx.log_model = logging_model
     tracking.to_onnx = lambda result, case=case: edited(to_onnx(result), case)
     onnx.checker.check_model = (lambda *a, **k: None) if case.get("edit") else checker
-    result = fit(load_view(view_directory(scenario)), private=True, epochs=1, batch_size=64)
-    logged = tracking.log_training(result)
+    logged = tracking.log_training(trained)
     submitted = shuyu.submit(logged.run_id, scenario, note=case["name"], spec=case.get("spec"),
                              notebook=str(notebook))
     made[case["name"]] = submitted["id"]

@@ -24,7 +24,7 @@ from shuyu.train.metrics import roc_auc
 from shuyu.train.run import train_and_log
 from tests.integration.mlflow_server import MlflowServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.host]
 
 
 @pytest.fixture(scope="module")
