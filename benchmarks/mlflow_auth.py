@@ -47,7 +47,7 @@ from shuyu.tracking.admin_client import ADMIN_USERNAME, MlflowAccounts, Permissi
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-RUNS = int(os.environ.get("BENCH_RUNS", "10"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 PARAMS = int(os.environ.get("BENCH_PARAMS", "5"))
 METRICS = int(os.environ.get("BENCH_METRICS", "20"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
