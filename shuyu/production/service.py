@@ -921,9 +921,10 @@ class ProductionService:
                 self._transition(session, row, RunState.RELEASED, "platform", released)
             else:
                 reasons = "; ".join(verdict.reasons_en())[:2000]
-                zh = f"{verdict.summary_zh()} {'；'.join(verdict.reasons_zh())}"[:2000]
+                reasons_zh = "；".join(verdict.reasons_zh())
+                zh = f"{verdict.summary_zh()} {reasons_zh}"[:2000]
                 # the run page shows one reason: Chinese first, as everywhere
-                both = f"{'；'.join(verdict.reasons_zh())} / {reasons}"[:2000]
+                both = f"{reasons_zh} / {reasons}"[:2000]
                 self._transition(session, row, RunState.QUARANTINED, "platform", both)
                 self._notice(session, row, job, zh, f"{verdict.summary_en()} {reasons}")
                 self._tell(

@@ -15,6 +15,7 @@ never kept.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 import threading
@@ -72,19 +73,13 @@ class CredentialCheck:
         return found
 
 
-_check: CredentialCheck | None = None
-_check_lock = threading.Lock()
-
-
+@functools.cache
 def server_check() -> CredentialCheck:
-    """The check over the MLflow server's own auth store (made by its auth app)."""
-    global _check  # noqa: PLW0603 - one per server process, like MLflow's store
-    with _check_lock:
-        if _check is None:
-            from mlflow.server.auth import store  # noqa: PLC0415 - server-only dependency
+    """The check over the MLflow server's own auth store (made by its auth app): one per
+    server process, like the store."""
+    from mlflow.server.auth import store  # noqa: PLC0415 - server-only dependency
 
-            _check = CredentialCheck(store)
-        return _check
+    return CredentialCheck(store)
 
 
 def authenticate_request() -> Authorization | Response:
