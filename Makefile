@@ -44,14 +44,19 @@ test-host: setup
 test-integration: images
 	SHUYU_MASKING_KEY_FILE=$(CURDIR)/var/secrets/masking.key $(PYTEST) --durations=25 tests/integration
 
-# The images build (mostly I/O: debootstrap, the wheelhouse, `docker build`) while lint,
-# the unit tests and the host-only integration tests run; the integration tests that
-# need the images start once both are done.
+# The images build (mostly I/O: debootstrap, the wheelhouse, `docker build`) and the
+# host-only integration tests run (mostly waiting on MLflow, PostgreSQL and SeaweedFS)
+# in the background while lint and the unit tests run; the integration tests that need
+# the images start once all three are done.
 test: setup
 	@mkdir -p var
 	@echo "images: building in the background (log: var/images-build.log) …"
+	@echo "host integration tests: running in the background (log: var/test-host.log) …"
 	@$(SHUYU) images build > var/images-build.log 2>&1 & build=$$!; \
-	  status=0; $(MAKE) --no-print-directory lint test-unit test-host || status=$$?; \
+	  $(MAKE) --no-print-directory test-host > var/test-host.log 2>&1 & host=$$!; \
+	  status=0; $(MAKE) --no-print-directory lint test-unit || status=$$?; \
+	  echo "host integration tests: waiting …"; \
+	  if wait $$host; then tail -15 var/test-host.log; else cat var/test-host.log; status=1; fi; \
 	  echo "images: waiting for the build …"; \
 	  if ! wait $$build; then tail -40 var/images-build.log; exit 1; fi; \
 	  tail -8 var/images-build.log; \
