@@ -13,6 +13,7 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,17 +124,17 @@ def import_rootfs(tarball: Path, image: str, changes: list[str]) -> None:
         raise ShuyuError(f"docker import {image} failed: {str(result)[-300:]}")
 
 
-# Runs inside the helper container: move the staged files over the published ones, so
-# that a container mounting the volume never sees a half-copied file.
+# Runs inside the helper container: in each volume, move the staged files over the
+# published ones, so that a container mounting the volume never sees a half-copied file.
 _SWAP = (
-    "import os,sys\n"
-    "d='/volume'; s=d+'/.incoming'\n"
-    "for n in sys.argv[1:]:\n"
-    "    os.makedirs(os.path.dirname(d+'/'+n), exist_ok=True)\n"
-    "    os.chmod(s+'/'+n, 0o444); os.replace(s+'/'+n, d+'/'+n)\n"
-    "import shutil; shutil.rmtree(s)\n"
-    "owner=os.environ.get('OWNER')\n"
-    "if owner: os.chown(d, *map(int, owner.split(':'))); os.chmod(d, 0o700)\n"
+    "import json,os,shutil\n"
+    "for v in json.loads(os.environ['VOLUMES']):\n"
+    "    d=v['dir']; s=d+'/.incoming'\n"
+    "    for n in v['names']:\n"
+    "        os.makedirs(os.path.dirname(d+'/'+n), exist_ok=True)\n"
+    "        os.chmod(s+'/'+n, 0o444); os.replace(s+'/'+n, d+'/'+n)\n"
+    "    shutil.rmtree(s)\n"
+    "    if v['owner']: os.chown(d, *map(int, v['owner'].split(':'))); os.chmod(d, 0o700)\n"
 )
 
 
@@ -160,6 +161,15 @@ def _tar(files: Mapping[str, bytes | Path]) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class VolumeFill:
+    """What to place in one volume: relative path → content; with `owner` ("uid:gid")
+    the volume's top folder is that user's alone (a runner's output folder)."""
+
+    files: Mapping[str, bytes | Path]
+    owner: str | None = None
+
+
 def fill_volume(
     volume: str,
     files: Mapping[str, bytes | Path],
@@ -168,33 +178,46 @@ def fill_volume(
     labels: dict[str, str],
     owner: str | None = None,
 ) -> None:
-    """Create `volume` if needed and place `files` (relative path → content) in it, each
-    renamed into place whole, through a short-lived container with no network (no host
-    path is shared, so the same works against a remote engine). With `owner` ("uid:gid")
-    the volume's top folder is that user's alone (a runner's output folder)."""
-    for name in files:
-        if name.startswith("/") or ".." in Path(name).parts or name.startswith(".incoming"):
-            raise ShuyuError(f"volume {volume}: refusing to place {name!r}")
+    """Create `volume` if needed and place `files` in it (`fill_volumes` of one)."""
+    fill_volumes({volume: VolumeFill(files, owner)}, image=image, labels=labels)
+
+
+def fill_volumes(fills: Mapping[str, VolumeFill], *, image: str, labels: dict[str, str]) -> None:
+    """Create each volume if needed and place its files in it, each renamed into place
+    whole, through one short-lived container with no network (no host path is shared,
+    so the same works against a remote engine): a runner's input and output folders
+    cost one container start, not two."""
+    for volume, fill in fills.items():
+        for name in fill.files:
+            if name.startswith("/") or ".." in Path(name).parts or name.startswith(".incoming"):
+                raise ShuyuError(f"volume {volume}: refusing to place {name!r}")
     engine = client()
-    engine.volumes.create(name=volume, labels=labels)
+    mounts = {volume: f"/volumes/{i}" for i, volume in enumerate(fills)}
+    for volume in fills:
+        engine.volumes.create(name=volume, labels=labels)
+    plan = [
+        {"dir": mounts[volume], "names": sorted(fill.files), "owner": fill.owner or ""}
+        for volume, fill in fills.items()
+    ]
     container = engine.containers.create(
         image,
-        command=["python3", "-c", _SWAP, *sorted(files)],
+        command=["python3", "-c", _SWAP],
         user="0:0",
         network_mode="none",
-        volumes={volume: {"bind": "/volume", "mode": "rw"}},
+        volumes={volume: {"bind": path, "mode": "rw"} for volume, path in mounts.items()},
         labels={**labels, "org.shuyu.role": "volume-filler"},
         entrypoint=[],
-        environment={"OWNER": owner or ""},
+        environment={"VOLUMES": json.dumps(plan)},
     )
     try:
-        if not container.put_archive("/volume", _tar(files)):
-            raise ShuyuError(f"could not copy files into volume {volume}")
+        for volume, fill in fills.items():
+            if not container.put_archive(mounts[volume], _tar(fill.files)):
+                raise ShuyuError(f"could not copy files into volume {volume}")
         container.start()
         result = container.wait(timeout=300)
         if result.get("StatusCode", 1) != 0:
             logs = container.logs().decode(errors="replace").strip().splitlines()[-1:]
-            raise ShuyuError(f"filling volume {volume} failed: {logs}")
+            raise ShuyuError(f"filling volume(s) {', '.join(fills)} failed: {logs}")
     finally:
         container.remove(force=True)
 

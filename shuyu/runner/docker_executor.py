@@ -70,11 +70,13 @@ class DockerExecutor:
         # a job started again after a restart of the process that ran it: the runner it
         # left behind (same name) goes first, with its volumes
         self.cancel(job.job_id)
-        docker_engine.fill_volume(
-            input_volume, job.inputs or {".keep": b""}, image=self.image, labels=labels
-        )
-        docker_engine.fill_volume(
-            output_volume, {}, image=self.image, labels=labels, owner=CONTAINER_USER
+        docker_engine.fill_volumes(
+            {
+                input_volume: docker_engine.VolumeFill(job.inputs or {".keep": b""}),
+                output_volume: docker_engine.VolumeFill({}, owner=CONTAINER_USER),
+            },
+            image=self.image,
+            labels=labels,
         )
         import docker  # noqa: PLC0415
 
@@ -89,8 +91,11 @@ class DockerExecutor:
             log_tail = container.logs(tail=200).decode("utf-8", errors="replace")
             if outcome is not Outcome.KILLED:
                 outputs = self._outputs(container, job)
-        except docker.errors.NotFound:
-            # removed under us: cancelled (or the engine's state was reset)
+        except docker.errors.APIError as exc:
+            # removed under us (404), or being removed (409: the engine gives no logs of
+            # a container marked for removal): cancelled, or the engine's state reset
+            if not isinstance(exc, docker.errors.NotFound) and exc.status_code != 409:
+                raise
             outcome, exit_code, reason = Outcome.KILLED, None, "cancelled"
         finally:
             if container is not None:

@@ -18,7 +18,7 @@ import pytest
 
 from shuyu import docker_engine
 from shuyu.runner.docker_executor import DockerExecutor
-from shuyu.runner.job import JobKind, Outcome, RunnerJob
+from shuyu.runner.job import JobKind, Outcome, RunnerJob, RunnerResult
 from shuyu.settings import PlatformSettings
 
 pytestmark = pytest.mark.integration
@@ -134,7 +134,8 @@ def test_no_job_starts_without_a_verified_firewall(tmp_path: Path) -> None:
 def test_running_jobs_are_found_again_and_can_be_cancelled(tmp_path: Path) -> None:
     executor = _executor(tmp_path)
     job = _job(["sleep", "600"], timeout_seconds=120)
-    thread = threading.Thread(target=executor.run, args=(job,))
+    ended: list[RunnerResult] = []
+    thread = threading.Thread(target=lambda: ended.append(executor.run(job)))
     thread.start()
     try:
         deadline = time.monotonic() + 60
@@ -146,6 +147,11 @@ def test_running_jobs_are_found_again_and_can_be_cancelled(tmp_path: Path) -> No
         _executor(tmp_path).cancel(job.job_id)
     finally:
         thread.join(timeout=120)
+    # the run that was waiting on it returns, whatever the engine answered it in the
+    # moment of the removal (404 gone, 409 being removed: cancelled; or the kill's exit
+    # status when it read the container first), and never as a success
+    (result,) = ended
+    assert result.outcome in {Outcome.KILLED, Outcome.FAILED}, result
     assert _leftovers(job.job_id) == []
 
 
