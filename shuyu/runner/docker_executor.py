@@ -81,20 +81,24 @@ class DockerExecutor:
         import docker  # noqa: PLC0415
 
         container: Any = None
+        started = False
         outputs: dict[str, bytes] = {}
         log_tail = ""
         try:
             container = self._create(job, name, input_volume, output_volume, labels)
             audit_event("runner.start", "platform", "allowed", job=job.job_id, kind=job.kind.value)
             container.start()
+            started = True
             outcome, exit_code, reason = self._wait(container, job)
             log_tail = container.logs(tail=200).decode("utf-8", errors="replace")
             if outcome is not Outcome.KILLED:
                 outputs = self._outputs(container, job)
         except docker.errors.APIError as exc:
-            # removed under us (404), or being removed (409: the engine gives no logs of
-            # a container marked for removal): cancelled, or the engine's state reset
-            if not isinstance(exc, docker.errors.NotFound) and exc.status_code != 409:
+            # removed under us (404), or, once it ran, being removed (409: the engine
+            # gives no logs of a container marked for removal): cancelled, or the
+            # engine's state reset; a 409 before it ran (a name in use) is an error
+            being_removed = started and exc.status_code == 409
+            if not (isinstance(exc, docker.errors.NotFound) or being_removed):
                 raise
             outcome, exit_code, reason = Outcome.KILLED, None, "cancelled"
         finally:
