@@ -6,8 +6,9 @@ is measured) and exports it to ONNX as shuyu.train does. Then, ROUNDS times each
 interleaved:
 
 - path: `ProductionService` as the service runs it — queued, refused-or-started, the
-  batch built in a runner from the view, the notebook run with papermill in a second
-  runner, the output check, the outbox — on SQLite, with the real Docker executor;
+  batch built by the service from the view volume's files (read through a container
+  that never starts), the notebook run with papermill in a runner, the output check,
+  the outbox — on SQLite, with the real Docker executor;
 - plain: the notebook's code exported by nbconvert as a Python script, run with
   `python` in one runner of the same image, on the same batch and model.
 
@@ -156,7 +157,7 @@ def measure(policies: Policies, settings: PlatformSettings, executor: DockerExec
                 print(f"the run ended {done.state}: {done.reason}\n{done.log_tail[-2000:]}")
                 return 1
             stamps = {e.to_state: dt.datetime.fromisoformat(e.ts) for e in done.history}
-            runners = (stamps["checking"] - stamps["running"]).total_seconds()
+            running = (stamps["checking"] - stamps["running"]).total_seconds()
             check = (stamps["released"] - stamps["checking"]).total_seconds()
             t0 = time.monotonic()
             plain = executor.run(
@@ -179,13 +180,14 @@ def measure(policies: Policies, settings: PlatformSettings, executor: DockerExec
                 print(f"the plain script {plain.outcome.value}: {plain.log_tail[-2000:]}")
                 return 1
             print(
-                f"round {round_no + 1}: path {path_times[-1]:.2f} s (two runners {runners:.2f} s, "
-                f"output check and outbox {check:.2f} s), plain {plain_times[-1]:.2f} s"
+                f"round {round_no + 1}: path {path_times[-1]:.2f} s "
+                f"(batch and runner {running:.2f} s, output check and outbox {check:.2f} s), "
+                f"plain {plain_times[-1]:.2f} s"
             )
         best_path, best_plain = min(path_times), min(plain_times)
         print(
             f"path: best {best_path:.2f} s, median {statistics.median(path_times):.2f} s "
-            "(queue, batch runner, papermill runner, output check, outbox)"
+            "(queue, batch, papermill runner, output check, outbox)"
         )
         print(f"plain script in the same image: best {best_plain:.2f} s")
         print(f"ratio={best_path / best_plain:.2f}")

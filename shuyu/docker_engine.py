@@ -222,6 +222,37 @@ def fill_volumes(fills: Mapping[str, VolumeFill], *, image: str, labels: dict[st
         container.remove(force=True)
 
 
+def read_volume(
+    volume: str, *, image: str, labels: dict[str, str], max_bytes: int
+) -> dict[str, bytes]:
+    """The regular files of `volume` (`read_tree` of its top folder), read through a
+    container that mounts it read-only and is never started: the engine mounts a
+    created container's volumes for an archive read, so nothing runs beside the data."""
+    import docker  # noqa: PLC0415
+
+    engine = client()
+    try:
+        engine.volumes.get(volume)
+    except docker.errors.NotFound:
+        # creating the container would create an empty volume of that name
+        raise ShuyuError(
+            f"volume {volume} does not exist: nothing was published to it "
+            "(`shuyu sandbox publish-views`; `make up` publishes the demo's)"
+        ) from None
+    container = engine.containers.create(
+        image,
+        command=["true"],
+        entrypoint=[],
+        network_mode="none",
+        volumes={volume: {"bind": "/volume", "mode": "ro"}},
+        labels={**labels, "org.shuyu.role": "volume-reader"},
+    )
+    try:
+        return read_tree(container, "/volume", max_bytes=max_bytes)
+    finally:
+        container.remove(force=True)
+
+
 def read_tree(container: Any, path: str, *, max_bytes: int) -> dict[str, bytes]:
     """The regular files under `path` in a (stopped) container, relative path → bytes;
     refuses more than `max_bytes` in all, links and paths that leave `path`."""

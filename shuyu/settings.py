@@ -185,11 +185,13 @@ class PlatformSettings(EnvSettings):
         return f"{self.project}-view-{scenario_id.replace('_', '-')}"
 
     def holdout_volume(self, scenario_id: str) -> str:
-        """The scenario's holdout split: mounted only into check runners, never a sandbox."""
+        """The scenario's holdout split: mounted only into check runners (and read by the
+        production service for a run's batch), never a sandbox."""
         return f"{self.project}-holdout-{scenario_id.replace('_', '-')}"
 
     def production_input_volume(self, scenario_id: str) -> str:
-        """A report product's masked input (the production zone): its batch runner only."""
+        """A report product's masked input (the production zone): the production service
+        reads it to build a run's batch; no container runs with it."""
         return f"{self.project}-production-{scenario_id.replace('_', '-')}"
 
     @property

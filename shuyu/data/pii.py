@@ -198,23 +198,27 @@ def _column_hits(frame: pl.LazyFrame, name: str) -> list[pl.LazyFrame]:
     text = frame.select(pl.col(name).cast(pl.String).alias("text"))
     # The runs are materialised once: left lazy, each rule would extract them again.
     extracted = pl.collect_all([_candidates_frame(pattern, text) for pattern in _RUNS])
-    runs = {pattern: found.lazy() for pattern, found in zip(_RUNS, extracted, strict=True)}
+    runs = dict(zip(_RUNS, extracted, strict=True))
     hits = []
     run = pl.col("run")
     for order, rule in enumerate(_RULES):
-        # Cheap filters first, so that the validators see only candidates; the validators
-        # run in a projection, where polars shares their common subexpressions (it does
-        # not inside a filter).
+        # Cheap filters first, eagerly, so that the validators see only candidates and a
+        # rule with none is not planned at all (planning a validator costs more than
+        # running it on a column of scores or labels); the validators run in a
+        # projection, where polars shares their common subexpressions (it does not
+        # inside a filter).
         found = runs[rule.run].filter(run.str.len_chars().is_between(*rule.lengths))
         if rule.shape is not None:
             found = found.filter(run.str.contains(rule.shape))
+        if found.is_empty():
+            continue
         verdict = rule.valid_expr(run)
         if rule.unless_resident_id:
             verdict = verdict & ~ids.valid_resident_id_expr(run)
-        found = found.with_columns(verdict.alias("ok")).filter(pl.col("ok"))
+        checked = found.lazy().with_columns(verdict.alias("ok")).filter(pl.col("ok"))
         value = run.str.slice(2) if rule.strip86 else run
         hits.append(
-            found.select(
+            checked.select(
                 pl.lit(name).alias("column"),
                 pl.lit(order).alias("rule"),
                 pl.len().alias("count"),

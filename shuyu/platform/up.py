@@ -274,7 +274,7 @@ def up(
     say(f"fingerprints: {placed} files -> {settings.fingerprints_volume} (check runners only)")
     built = build_production_inputs(layout.data, loaded, key=read_key(layout.masking_key))
     for volume in publish_production_inputs(built, settings):
-        say(f"production zone: {volume} (report batch runners only)")
+        say(f"production zone: {volume} (read by the production service only)")
     write_env_file(
         layout,
         settings,

@@ -1,50 +1,58 @@
-"""`python -m shuyu.production.prepare --scenario S [--window FIELD START END]`: a
-production run's input batch, built in a runner by platform code and written to
-/output/batch.parquet.
+"""A production run's input batch, built by platform code in the service from the
+files of the volume its product reads (`Executor.read_volume`).
 
-Mounted read-only at /data/<scenario> is either the scenario's view (train and holdout:
-the batch is every row's entity and features, never the label) or, for a report
-product, its production-zone input (already masked on the host), of which the batch is
-the report window. It runs in its own runner, before the notebook's: the notebook's
-container gets only this batch, never the view's labels, the holdout volume or more
-days than its window.
+That volume holds either the scenario's view (train and holdout: the batch is every
+row's entity and features, never the label) or, for a report product, its
+production-zone input (already masked on the host), of which the batch is the report
+window. The notebook's runner then gets only this batch, never the view's labels, the
+holdout volume or more days than its window.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from shuyu.data.view_manifest import MANIFEST_FILE
+from shuyu.errors import InputError
+from shuyu.fsutil import atomic_write_bytes
 from shuyu.production.inputs import in_window, view_batch
 from shuyu.production.zone import INPUT_FILE
-from shuyu.sandbox_env import OUTPUT, view_mount
 
 BATCH = "batch.parquet"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="shuyu.production.prepare")
-    parser.add_argument("--scenario", required=True)
-    parser.add_argument("--window", nargs=3, metavar=("FIELD", "START", "END"))
-    args = parser.parse_args(argv)
-    source = Path(view_mount(args.scenario))
-    if (source / MANIFEST_FILE).is_file():
-        batch = view_batch(source)
-    else:
-        batch = pl.read_parquet(source / INPUT_FILE)
-        if args.window:
-            field, start, end = args.window
-            batch = in_window(
-                batch, field, dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+@dataclass(frozen=True)
+class Window:
+    """The report window a dataset input is cut to: rows whose `field` is in it."""
+
+    field: str
+    start: dt.date
+    end: dt.date
+
+
+def build_batch(
+    files: Mapping[str, bytes], *, source: str, window: Window | None = None
+) -> pl.DataFrame:
+    """The batch from a volume's files (`source` names the volume in errors)."""
+    with tempfile.TemporaryDirectory(prefix="shuyu-batch.") as tmp:
+        folder = Path(tmp)
+        for name, data in files.items():
+            atomic_write_bytes(folder / name, data)
+        if (folder / MANIFEST_FILE).is_file():
+            return view_batch(folder)
+        if not (folder / INPUT_FILE).is_file():
+            raise InputError(
+                source,
+                f"holds neither a view ({MANIFEST_FILE}) nor a production input ({INPUT_FILE})",
+                hint="publish the scenario's view or its production input again",
             )
-    batch.write_parquet(Path(OUTPUT) / BATCH)
-    print(f"batch: {batch.height} rows, {batch.width} columns")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        batch = pl.read_parquet(folder / INPUT_FILE)
+    if window is not None:
+        batch = in_window(batch, window.field, window.start, window.end)
+    return batch

@@ -7,9 +7,10 @@ runs (`run_pending`), at most `concurrency` at once. Before anything starts, a r
 refused — failed with a reason that says what differs — when the notebook's sha256 is not
 the pinned one, `approved` points to a version without a verifiable approval record,
 the model's files differ from the approved ones, or the scenario's authorisation has
-expired. Then two runners: platform code builds the input batch from the scenario's view
-(`shuyu.production.prepare`, no label), and the notebook runs with papermill on that
-batch alone (`shuyu.production.execute`): no network, no credential, one output folder.
+expired. Then platform code in the service builds the input batch from the files of the
+scenario's view (`shuyu.production.prepare`, no label), and the notebook runs with
+papermill on that batch alone in a runner (`shuyu.production.execute`): no network, no
+credential, one output folder.
 What it wrote is checked (`shuyu.production.output_check`): released into the outbox,
 or quarantined with the reasons until a reviewer — never the operator who ran it —
 releases or discards it. Every transition goes through `_transition` (rules in
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -42,7 +44,7 @@ from shuyu.production.execute import EXIT_CODES
 from shuyu.production.inputs import report_window, time_field
 from shuyu.production.output_check import check_outputs
 from shuyu.production.output_rules import rules_for
-from shuyu.production.prepare import BATCH
+from shuyu.production.prepare import BATCH, Window, build_batch
 from shuyu.production.scenario_notebooks import PRODUCTION, scenario_file
 from shuyu.production.states import (
     FailureReason,
@@ -62,14 +64,13 @@ from shuyu.runner.job import (
     Outcome,
     RunnerJob,
     RunnerResult,
-    VolumeMount,
     folder_inputs,
 )
-from shuyu.sandbox_env import view_mount
 from shuyu.store.database import Database
 
 OPERATORS = "operators"
 REVIEWERS = "reviewers"
+VIEW_MAX_BYTES = 2 << 30  # a view the batch is built from, read whole into memory
 START_TIMEOUT = 60  # papermill's kernel start: a cold runner needs more than its default
 MODEL_INPUT = "model"
 
@@ -173,7 +174,7 @@ class _Preflight:
 @dataclass(frozen=True)
 class _BatchStep:
     volume: str
-    arguments: list[str]
+    window: Window | None = None
 
 
 class _Refused(Exception):
@@ -540,8 +541,7 @@ class ProductionService:
             )
             for row in rows:
                 job = self._job(session, row.job_id)
-                for suffix in ("batch", "notebook"):
-                    self.executor.cancel(self._runner_id(row, suffix))
+                self.executor.cancel(self._runner_id(row, "notebook"))
                 self._fail_or_retry(
                     session, row, job, FailureReason.LOST, "interrupted by a restart"
                 )
@@ -754,12 +754,12 @@ class ProductionService:
             self._transition(session, row, RunState.RUNNING, "platform", f"attempt {row.attempt}")
             parameters = self._parameters(job, row)
             batch_step = self._batch_step(job, parameters)
-            runner_ids = (self._runner_id(row, "batch"), self._runner_id(row, "notebook"))
+            runner_id = self._runner_id(row, "notebook")
             timeout = job.timeout_seconds
         started = self.now()
         outcome = self._execute(
             run_id,
-            runner_ids=runner_ids,
+            runner_id=runner_id,
             batch_step=batch_step,
             timeout=timeout,
             ready=ready,
@@ -793,56 +793,41 @@ class ProductionService:
         return parameters
 
     def _batch_step(self, job: ProductionJobRow, parameters: dict[str, Any]) -> _BatchStep:
-        """What the batch runner mounts and is told: the view (a scoring product), or
-        the product's production-zone input cut to the report window."""
-        arguments = ["--scenario", job.scenario]
+        """Where the batch comes from: the view (a scoring product), or the product's
+        production-zone input cut to the report window."""
         policies = self.policies()
         product = rules_for(policies, job.scenario).product
         if product is None or product.input.source == "view":
-            return _BatchStep(self.volumes.holdout_volume(job.scenario), arguments)
+            return _BatchStep(self.volumes.holdout_volume(job.scenario))
         start, end = report_window(
             str(parameters.get("period", "monthly")),
             dt.date.fromisoformat(str(parameters["run_date"])),
         )
-        field = time_field(policies, product.input)
-        return _BatchStep(
-            self.volumes.production_input_volume(job.scenario),
-            [*arguments, "--window", field, start.isoformat(), end.isoformat()],
-        )
+        window = Window(time_field(policies, product.input), start, end)
+        return _BatchStep(self.volumes.production_input_volume(job.scenario), window)
 
     def _execute(
         self,
         run_id: str,
         *,
-        runner_ids: tuple[str, str],
+        runner_id: str,
         batch_step: _BatchStep,
         timeout: int,
         ready: _Preflight,
         parameters: dict[str, Any],
     ) -> RunnerResult:
-        batch_id, notebook_id = runner_ids
         run_dir = self._run_dir(run_id)
-        prepared = self.executor.run(
-            RunnerJob(
-                job_id=batch_id,
-                kind=JobKind.PRODUCTION,
-                command=["python", "-m", "shuyu.production.prepare", *batch_step.arguments],
-                mounts=(VolumeMount(batch_step.volume, str(view_mount(batch_step.arguments[1]))),),
-                timeout_seconds=600,
-            )
-        )
-        if prepared.outcome is not Outcome.SUCCEEDED or BATCH not in prepared.outputs:
+        try:
+            files = self.executor.read_volume(batch_step.volume, max_bytes=VIEW_MAX_BYTES)
+            frame = build_batch(files, source=batch_step.volume, window=batch_step.window)
+        except (ShuyuError, pl.exceptions.PolarsError) as exc:
             # the platform's batch step failed, not the notebook: no notebook exit code
             return RunnerResult(
-                notebook_id,
-                Outcome.KILLED if prepared.outcome is Outcome.KILLED else Outcome.FAILED,
-                None,
-                f"building the input batch: {prepared.reason}",
-                {},
-                prepared.log_tail,
-                prepared.seconds,
+                runner_id, Outcome.FAILED, None, f"building the input batch: {exc}", {}, "", 0.0
             )
-        batch = prepared.outputs[BATCH]
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        batch = buffer.getvalue()
         atomic_write_bytes(run_dir / "input" / BATCH, batch)
         model_inputs: dict[str, bytes | Path] = {}
         placed = {"input_batch": f"/input/{BATCH}", "output_dir": "."}
@@ -857,7 +842,7 @@ class ProductionService:
         }
         result = self.executor.run(
             RunnerJob(
-                job_id=notebook_id,
+                job_id=runner_id,
                 kind=JobKind.PRODUCTION,
                 command=["python", "-m", "shuyu.production.execute"],
                 inputs={

@@ -1,8 +1,9 @@
 """The production zone: for each product whose input is a raw dataset (the coal market
 report), that dataset's declared fields masked for production, built on the host where
 the masking key is (`make up`, or after a data load) and published read-only to the
-volume only that product's batch runner mounts. A run's runner cuts its report window
-out of it and never holds the key or the raw table."""
+volume only the production service reads (`shuyu.production.prepare`), never a
+sandbox or a notebook's runner. The service cuts a run's report window out of it; the
+notebook gets only that window and never the key or the raw table."""
 
 from __future__ import annotations
 

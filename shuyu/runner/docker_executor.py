@@ -81,14 +81,14 @@ class DockerExecutor:
         import docker  # noqa: PLC0415
 
         container: Any = None
-        started = False
+        ran = False  # the container was started: a 409 means "being removed" only then
         outputs: dict[str, bytes] = {}
         log_tail = ""
         try:
             container = self._create(job, name, input_volume, output_volume, labels)
             audit_event("runner.start", "platform", "allowed", job=job.job_id, kind=job.kind.value)
             container.start()
-            started = True
+            ran = True
             outcome, exit_code, reason = self._wait(container, job)
             log_tail = container.logs(tail=200).decode("utf-8", errors="replace")
             if outcome is not Outcome.KILLED:
@@ -97,7 +97,7 @@ class DockerExecutor:
             # removed under us (404), or, once it ran, being removed (409: the engine
             # gives no logs of a container marked for removal): cancelled, or the
             # engine's state reset; a 409 before it ran (a name in use) is an error
-            being_removed = started and exc.status_code == 409
+            being_removed = ran and exc.status_code == 409
             if not (isinstance(exc, docker.errors.NotFound) or being_removed):
                 raise
             outcome, exit_code, reason = Outcome.KILLED, None, "cancelled"
@@ -194,6 +194,12 @@ class DockerExecutor:
             container.remove(force=True)
         for volume in (input_volume, output_volume):
             _remove_volume(engine, volume)
+
+    def read_volume(self, volume: str, *, max_bytes: int) -> dict[str, bytes]:
+        labels = {"org.shuyu.project": self.settings.project}
+        return docker_engine.read_volume(
+            volume, image=self.image, labels=labels, max_bytes=max_bytes
+        )
 
     def running(self) -> list[str]:
         found = docker_engine.client().containers.list(

@@ -79,6 +79,11 @@ class Executor(Protocol):
 
     def cancel(self, job_id: str) -> None: ...
 
+    def read_volume(self, volume: str, *, max_bytes: int) -> dict[str, bytes]:
+        """The files of an in-domain volume, for platform code (a production run's
+        batch is built from its view by the service, with nothing started beside it)."""
+        ...
+
     def running(self) -> list[str]:
         """Job ids of the runners that are running now (after a restart: to resume or
         fail them, never to leave them stuck)."""

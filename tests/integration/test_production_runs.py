@@ -79,7 +79,7 @@ class FileModel:
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bytes]:
-    """The view in its volumes (the batch runner mounts the holdout volume) and a model."""
+    """The view in its volumes (the service reads the holdout volume) and a model."""
     root = tmp_path_factory.mktemp("production-world")
     views = build_demo_views(
         root, POLICIES, key=bytes(range(32)), scale=400, seed=5, scenario=SCENARIO
@@ -236,7 +236,7 @@ def test_a_coal_report_publishes_tables_whose_small_cells_are_suppressed_with_ma
     tmp_path: Path, model: bytes
 ) -> None:
     """The report product: no model; the production zone built on the host (masked with
-    the key there), its window cut in the batch runner, the tables suppressed and their
+    the key there), its window cut by the service, the tables suppressed and their
     margins recomputed by the notebook — and rebuilt from the batch by the output check
     before anything is released."""
     key = bytes(range(32))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from shuyu import docker_engine
+from shuyu.errors import ShuyuError
 from shuyu.runner.docker_executor import DockerExecutor
 from shuyu.runner.job import JobKind, Outcome, RunnerJob, RunnerResult
 from shuyu.settings import PlatformSettings
@@ -103,9 +104,11 @@ def test_a_job_over_its_time_is_killed_not_left_hanging(tmp_path: Path) -> None:
     job = _job(["sleep", "600"], timeout_seconds=3)
     started = time.monotonic()
     result = _executor(tmp_path).run(job)
-    assert time.monotonic() - started < 60
+    took = time.monotonic() - started
+    assert took < 60
     assert result.outcome is Outcome.KILLED
     assert "ran over its 3 s" in result.reason
+    assert 3 <= result.seconds <= took  # what the run page and the audit event report
     assert _leftovers(job.job_id) == []
 
 
@@ -179,3 +182,32 @@ def test_a_job_run_again_after_a_restart_replaces_the_runner_left_behind(
     finally:
         first.join(timeout=120)
     assert _leftovers(job.job_id) == []
+
+
+def test_platform_code_reads_a_volume_without_starting_anything_beside_its_data(
+    tmp_path: Path,
+) -> None:
+    """How the service builds a production batch from a view: the volume's files come
+    back through a container that is created and removed, never started."""
+    engine = docker_engine.client()
+    volume = f"{SETTINGS.project}-view-{uuid.uuid4().hex[:8]}"
+    files = {"view.json": b"{}", "parts/train.parquet": b"PAR1"}
+    docker_engine.fill_volume(volume, files, image=IMAGE, labels={"org.shuyu.project": "t"})
+    since = int(time.time()) - 1
+    try:
+        assert _executor(tmp_path).read_volume(volume, max_bytes=1 << 20) == files
+        with pytest.raises(ShuyuError, match="more than 3 bytes"):
+            _executor(tmp_path).read_volume(volume, max_bytes=3)
+    finally:
+        engine.volumes.get(volume).remove(force=True)
+    readers = {"label": [f"org.shuyu.project={SETTINGS.project}", "org.shuyu.role=volume-reader"]}
+    events = engine.events(since=since, until=int(time.time()) + 1, decode=True, filters=readers)
+    actions = {e["Action"] for e in events}
+    assert "create" in actions
+    assert "start" not in actions
+    assert engine.containers.list(all=True, filters=readers) == []
+
+    missing = f"{SETTINGS.project}-never-published"
+    with pytest.raises(ShuyuError, match=f"volume {missing} does not exist"):
+        _executor(tmp_path).read_volume(missing, max_bytes=1 << 20)
+    assert engine.volumes.list(filters={"name": missing}) == []  # not created by the read

@@ -9,15 +9,17 @@ on a real database, with APScheduler's real job store.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from shuyu.errors import InputError
+from shuyu.errors import InputError, ShuyuError
 from shuyu.policy import load_policies
 from shuyu.production import scheduler as production_scheduler
 from shuyu.production.scheduler import ProductionScheduler, fire, occurrences
@@ -30,6 +32,7 @@ from shuyu.review.service import Forbidden, Principal
 from shuyu.runner.job import Outcome, RunnerJob, RunnerResult
 from shuyu.store.database import Database
 from shuyu.tracking.store_client import ModelVersion
+from tests.unit.bank_credit_view import LABEL, write_bank_credit_view
 from tests.unit.test_review_service import _service as review_service
 
 POLICIES = load_policies()
@@ -44,9 +47,25 @@ REVIEWER = Principal("rv-provider", frozenset({"reviewers", "reviewers_provider"
 PARTNER = Principal("sz-credit", frozenset({"partners"}))
 
 
-def _batch() -> bytes:
+@functools.cache
+def _view_files() -> dict[str, bytes]:
+    """What a scenario's holdout volume holds: the view, train and holdout, labels too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_bank_credit_view(Path(tmp), train_rows=30, holdout_rows=10)
+        return {path.name: path.read_bytes() for path in Path(tmp).iterdir()}
+
+
+def _coal_input() -> bytes:
+    """A production-zone input of the coal report: one weighing a day for a year."""
+    days = [dt.date(2025, 11, 24) + dt.timedelta(days=i) for i in range(365)]
     frame = pl.DataFrame(
-        {"entity_id": [f"enterprise:{i:016x}" for i in range(40)], "total_assets": [1.0] * 40}
+        {
+            "mine_name": ["mine:a"] * len(days),
+            "weighed_at": days,
+            "net_weight": [30.0] * len(days),
+            "unit_price": [800.0] * len(days),
+            "coal_type": ["thermal"] * len(days),
+        }
     )
     out = io.BytesIO()
     frame.write_parquet(out)
@@ -82,20 +101,29 @@ GOOD = {
 
 @dataclass
 class Runner:
-    """Answers the batch step with a batch and the notebook step with `outputs` (or
-    with `exit_code`, as `shuyu.production.execute` exits)."""
+    """Holds the in-domain volumes (name → files) and answers the notebook's runner
+    with `outputs` (or with `exit_code`, as `shuyu.production.execute` exits)."""
 
     outputs: dict[str, bytes] = field(default_factory=lambda: dict(GOOD))
     exit_code: int = 0
+    volumes: dict[str, dict[str, bytes]] = field(
+        default_factory=lambda: {
+            "test-holdout-bank_credit": _view_files(),
+            "test-production-coal_market": {"input.parquet": _coal_input()},
+        }
+    )
     jobs: list[RunnerJob] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+
+    def read_volume(self, volume: str, *, max_bytes: int) -> dict[str, bytes]:
+        self.read.append(volume)
+        if volume not in self.volumes:  # as the Docker executor says it
+            raise ShuyuError(f"volume {volume} does not exist: nothing was published to it")
+        return dict(self.volumes[volume])
 
     def run(self, job: RunnerJob) -> RunnerResult:
         self.jobs.append(job)
-        if job.job_id.endswith("-batch"):
-            return RunnerResult(
-                job.job_id, Outcome.SUCCEEDED, 0, "finished", {"batch.parquet": _batch()}, "", 0.1
-            )
         if self.exit_code:
             return RunnerResult(
                 job.job_id,
@@ -223,9 +251,12 @@ def test_an_operators_run_is_checked_and_released_into_the_outbox_whole(world: W
     assert (published / "scores.csv").read_bytes() == GOOD["scores.csv"]
     assert not list(published.parent.glob(".*partial"))  # nothing half-written is left
 
-    batch_job, notebook_job = world.runner.jobs
-    assert batch_job.mounts[0].volume == "test-holdout-bank_credit"  # platform code only
+    (notebook_job,) = world.runner.jobs
+    assert world.runner.read == ["test-holdout-bank_credit"]  # by the service's own code
     assert notebook_job.mounts == ()  # the notebook sees the batch, never the view
+    batch = pl.read_parquet(io.BytesIO(notebook_job.inputs["batch.parquet"]))  # type: ignore[arg-type]
+    assert batch.height == 40  # every subject, train and holdout
+    assert LABEL not in batch.columns  # and never the outcome
     spec = json.loads(notebook_job.inputs["run.json"])  # type: ignore[arg-type]
     assert spec["parameters"]["model_path"] == "/input/model/model.onnx"
     assert spec["parameters"]["model_uri"] == f"models:/{MODEL}@approved"
@@ -322,6 +353,21 @@ def test_a_discarded_run_leaves_nothing_behind(world: World) -> None:
     assert not (world.outbox / "bank_credit" / run.id).exists()
 
 
+def test_a_run_whose_view_was_never_published_fails_with_the_reason_and_starts_nothing(
+    world: World,
+) -> None:
+    del world.runner.volumes["test-holdout-bank_credit"]
+    job = _job(world, max_attempts=1)
+    run = world.service.run_now(OPERATOR, job)
+    world.service.run_pending()
+    failed = world.service.run(OPERATOR, run.id)
+    assert (failed.state, failed.failure) == ("failed", "runner_error")
+    assert "building the input batch: volume test-holdout-bank_credit does not exist" in (
+        failed.reason
+    )
+    assert world.runner.jobs == []  # no notebook runs without its batch
+
+
 def test_a_dead_kernel_is_retried_after_back_off_then_fails_with_its_reason(
     world: World,
 ) -> None:
@@ -354,7 +400,7 @@ def test_a_run_a_restart_interrupted_is_cancelled_and_retried_never_left_running
         assert row is not None
         row.state, row.attempt = "running", 1
     assert world.service.resume_after_restart() == 1
-    assert world.runner.cancelled == [f"{run.id}-a1-batch", f"{run.id}-a1-notebook"]
+    assert world.runner.cancelled == [f"{run.id}-a1-notebook"]
     after = world.service.run(OPERATOR, run.id)
     assert (after.state, after.failure) == ("queued", "lost")
 
@@ -403,10 +449,13 @@ def test_a_report_job_runs_no_model_on_its_window_of_the_production_zone(
     world.service.run_now(OPERATOR, job.id)
     world.service.run_pending()
 
-    batch_job, notebook_job = world.runner.jobs
-    assert batch_job.mounts[0].volume == "test-production-coal_market"
+    (notebook_job,) = world.runner.jobs
+    assert world.runner.read == ["test-production-coal_market"]
     # the run's own day (CST) when the job names none: 26 weeks back to it
-    assert batch_job.command[-4:] == ["--window", "weighed_at", "2026-05-26", "2026-11-23"]
+    batch = pl.read_parquet(io.BytesIO(notebook_job.inputs["batch.parquet"]))  # type: ignore[arg-type]
+    days = batch["weighed_at"]
+    assert (days.min(), days.max()) == (dt.date(2026, 5, 26), dt.date(2026, 11, 23))
+    assert batch.height == 26 * 7
     spec = json.loads(notebook_job.inputs["run.json"])  # type: ignore[arg-type]
     assert spec["parameters"]["run_date"] == "2026-11-23"
     assert "model_path" not in spec["parameters"]
