@@ -44,7 +44,8 @@ from shuyu.data import pii
 from shuyu.errors import InputError
 from shuyu.fsutil import file_sha256
 from shuyu.policy.models import AggregateTable, DeclaredOutput, Policies
-from shuyu.production.output_rules import RECORD_FILES, ScenarioOutputRules, rules_for
+from shuyu.production.execute import RECORD_FILES
+from shuyu.production.output_rules import ScenarioOutputRules, rules_for
 from shuyu.production.suppression import (
     MARGIN,
     TableCheck,

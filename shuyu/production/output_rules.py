@@ -10,10 +10,6 @@ from shuyu.errors import InputError
 from shuyu.policy.models import DeclaredOutput, Policies, ProductOutputs, Role
 from shuyu.production.suppression import DisclosureRules
 
-RECORD_FILES: tuple[str, ...] = ("run.ipynb", "run.html")
-"""What the platform itself writes beside the outputs: the executed notebook and its HTML
-(code hidden). They are always checked (PII, type, size) and never need declaring."""
-
 
 @dataclass(frozen=True)
 class ScenarioOutputRules:
