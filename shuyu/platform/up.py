@@ -311,13 +311,16 @@ def hub_session(url: str, account: Account, ca: Path) -> HubSession:
 def down(
     layout: Layout | None = None, settings: PlatformSettings | None = None, *, volumes: bool = False
 ) -> None:
-    """Stop the sandboxes and the services (the firewall leaves its deny-all behind)."""
+    """Stop the sandboxes, any runner and the services (the firewall leaves its deny-all
+    behind)."""
     layout = layout or Layout.default()
     settings = settings or PlatformSettings.from_env()
     client = docker_engine.client()
+    # everything the platform started outside compose carries its project label: the
+    # sandboxes, and runners, volume fillers or readers a stopped service left behind
+    # (they would keep their volumes in use)
     for container in client.containers.list(
-        all=True,
-        filters={"label": ["org.shuyu.role=sandbox", f"org.shuyu.project={settings.project}"]},
+        all=True, filters={"label": [f"org.shuyu.project={settings.project}"]}
     ):
         container.remove(force=True)
     if layout.env_file.exists():

@@ -18,6 +18,8 @@ import pytest
 
 from shuyu import docker_engine
 from shuyu.errors import ShuyuError
+from shuyu.platform.layout import Layout
+from shuyu.platform.up import down
 from shuyu.runner.docker_executor import DockerExecutor
 from shuyu.runner.job import JobKind, Outcome, RunnerJob, RunnerResult
 from shuyu.settings import PlatformSettings
@@ -211,3 +213,28 @@ def test_platform_code_reads_a_volume_without_starting_anything_beside_its_data(
     with pytest.raises(ShuyuError, match=f"volume {missing} does not exist"):
         _executor(tmp_path).read_volume(missing, max_bytes=1 << 20)
     assert engine.volumes.list(filters={"name": missing}) == []  # not created by the read
+
+
+def test_make_down_removes_what_a_stopped_service_left_behind_so_volumes_can_go(
+    tmp_path: Path,
+) -> None:
+    """A reader the service left (killed between create and remove) keeps the holdout
+    volume in use; `shuyu platform down --volumes` removes it, then the volume."""
+    engine = docker_engine.client()
+    settings = SETTINGS.model_copy(update={"project": f"downtest{uuid.uuid4().hex[:6]}"})
+    volume = settings.holdout_volume("bank_credit")
+    engine.volumes.create(name=volume)
+    engine.containers.create(
+        IMAGE,
+        command=["true"],
+        entrypoint=[],
+        network_mode="none",
+        volumes={volume: {"bind": "/volume", "mode": "ro"}},
+        labels={"org.shuyu.project": settings.project, "org.shuyu.role": "volume-reader"},
+    )
+    down(Layout(tmp_path), settings, volumes=True)  # no shuyu.env here: compose not asked
+    left = engine.containers.list(
+        all=True, filters={"label": f"org.shuyu.project={settings.project}"}
+    )
+    assert left == []
+    assert engine.volumes.list(filters={"name": volume}) == []
