@@ -72,14 +72,21 @@ def read_manifest(view_dir: Path) -> ViewManifest:
     """Read `view.json` of one scenario's view directory, with a clear error if absent."""
     path = Path(view_dir) / MANIFEST_FILE
     try:
-        return ViewManifest.model_validate_json(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
             str(path), "no view manifest here", hint="build views with `shuyu data views`"
         ) from None
+    return parse_manifest(text, where=str(path))
+
+
+def parse_manifest(text: str | bytes, *, where: str) -> ViewManifest:
+    """A view manifest from its JSON (`where` names it in the error if it is not one)."""
+    try:
+        return ViewManifest.model_validate_json(text)
     except ValueError as exc:
         raise InputError(
-            str(path),
+            where,
             f"not a valid view manifest: {exc}".replace("\n", " "),
             hint="rebuild the view with `shuyu data views`",
         ) from None

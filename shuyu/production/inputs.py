@@ -13,13 +13,15 @@ key and handed to the runner read-only. The notebook never sees more than this.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 
 from shuyu.data.masking.pseudonym import Pseudonymiser
 from shuyu.data.masking.rules import masked_expr
-from shuyu.data.view_manifest import HOLDOUT_FILE, TRAIN_FILE, read_manifest
+from shuyu.data.view_manifest import HOLDOUT_FILE, TRAIN_FILE, ViewManifest, read_manifest
 from shuyu.errors import InputError
 from shuyu.policy.base import FieldType
 from shuyu.policy.masking_rules import Pseudonym
@@ -39,13 +41,15 @@ def report_window(period: str, run_date: dt.date) -> tuple[dt.date, dt.date]:
 
 def view_batch(view_dir: Path) -> pl.DataFrame:
     """Entity id and features of every row of a view (train and holdout), no label."""
-    manifest = read_manifest(view_dir)
+    splits = [Path(view_dir) / name for name in (TRAIN_FILE, HOLDOUT_FILE)]
+    return view_rows(read_manifest(view_dir), splits)
+
+
+def view_rows(manifest: ViewManifest, splits: Sequence[Path | IO[bytes]]) -> pl.DataFrame:
+    """`view_batch` of a view's splits wherever they are (files, or bytes read from a
+    volume): the manifest's entity and feature columns, never the label."""
     columns = [manifest.entity_column, *manifest.feature_names]
-    frames = [
-        pl.read_parquet(Path(view_dir) / name, columns=columns)
-        for name in (TRAIN_FILE, HOLDOUT_FILE)
-    ]
-    return pl.concat(frames)
+    return pl.concat([pl.read_parquet(split, columns=columns) for split in splits])
 
 
 def dataset_input(

@@ -11,17 +11,15 @@ holdout volume or more days than its window.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
-from shuyu.data.view_manifest import MANIFEST_FILE
+from shuyu.data.view_manifest import HOLDOUT_FILE, MANIFEST_FILE, TRAIN_FILE, parse_manifest
 from shuyu.errors import InputError
-from shuyu.fsutil import atomic_write_bytes
-from shuyu.production.inputs import in_window, view_batch
+from shuyu.production.inputs import in_window, view_rows
 from shuyu.production.zone import INPUT_FILE
 
 BATCH = "batch.parquet"
@@ -39,20 +37,27 @@ class Window:
 def build_batch(
     files: Mapping[str, bytes], *, source: str, window: Window | None = None
 ) -> pl.DataFrame:
-    """The batch from a volume's files (`source` names the volume in errors)."""
-    with tempfile.TemporaryDirectory(prefix="shuyu-batch.") as tmp:
-        folder = Path(tmp)
-        for name, data in files.items():
-            atomic_write_bytes(folder / name, data)
-        if (folder / MANIFEST_FILE).is_file():
-            return view_batch(folder)
-        if not (folder / INPUT_FILE).is_file():
+    """The batch from a volume's files, in memory (`source` names the volume in errors)."""
+
+    def part(name: str) -> io.BytesIO:
+        if name not in files:
             raise InputError(
-                source,
-                f"holds neither a view ({MANIFEST_FILE}) nor a production input ({INPUT_FILE})",
+                f"{source}: {name}",
+                "missing from the volume",
                 hint="publish the scenario's view or its production input again",
             )
-        batch = pl.read_parquet(folder / INPUT_FILE)
+        return io.BytesIO(files[name])
+
+    if MANIFEST_FILE in files:
+        manifest = parse_manifest(files[MANIFEST_FILE], where=f"{source}: {MANIFEST_FILE}")
+        return view_rows(manifest, [part(TRAIN_FILE), part(HOLDOUT_FILE)])
+    if INPUT_FILE not in files:
+        raise InputError(
+            source,
+            f"holds neither a view ({MANIFEST_FILE}) nor a production input ({INPUT_FILE})",
+            hint="publish the scenario's view or its production input again",
+        )
+    batch = pl.read_parquet(part(INPUT_FILE))
     if window is not None:
         batch = in_window(batch, window.field, window.start, window.end)
     return batch

@@ -368,6 +368,32 @@ def test_a_run_whose_view_was_never_published_fails_with_the_reason_and_starts_n
     assert world.runner.jobs == []  # no notebook runs without its batch
 
 
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        ({"view.json": b"{not json"}, ": view.json: not a valid view manifest"),
+        ({"holdout.parquet": None}, ": holdout.parquet: missing from the volume"),
+        ({"view.json": None, "train.parquet": None}, ": holds neither a view"),
+    ],
+)
+def test_a_run_whose_view_volume_is_damaged_fails_naming_the_file(
+    world: World, broken: dict[str, bytes | None], reason: str
+) -> None:
+    files = dict(_view_files())
+    for name, content in broken.items():
+        if content is None:
+            files.pop(name)
+        else:
+            files[name] = content
+    world.runner.volumes["test-holdout-bank_credit"] = files
+    run = world.service.run_now(OPERATOR, _job(world, max_attempts=1))
+    world.service.run_pending()
+    failed = world.service.run(OPERATOR, run.id)
+    assert failed.state == "failed"
+    assert f"building the input batch: test-holdout-bank_credit{reason}" in failed.reason
+    assert world.runner.jobs == []
+
+
 def test_a_dead_kernel_is_retried_after_back_off_then_fails_with_its_reason(
     world: World,
 ) -> None:
