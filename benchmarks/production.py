@@ -8,7 +8,11 @@ interleaved:
 - path: `ProductionService` as the service runs it — queued, refused-or-started, the
   batch built by the service from the view volume's files (read through a container
   that never starts), the notebook run with papermill in a runner, the output check,
-  the outbox — on SQLite, with the real Docker executor;
+  the outbox — on SQLite, with the real Docker executor and the service's one warm
+  runner (`warm_runners`, default 1: started before the run, papermill imported and the
+  kernel booted; the next one starts behind it, and is ready before the next round as
+  it would be between a service's runs);
+- cold: the same path with no warm runner (`warm_runners=0`), for comparison;
 - plain: the notebook's code exported by nbconvert as a Python script, run with
   `python` in one runner of the same image, on the same batch and model.
 
@@ -36,13 +40,14 @@ from shuyu.policy import load_policies
 from shuyu.policy.load import default_policies_dir
 from shuyu.policy.models import Policies
 from shuyu.production.inputs import view_batch
-from shuyu.production.service import JobRequest, ProductionService
+from shuyu.production.service import NOTEBOOK_RUNNER, JobRequest, ProductionService, RunView
 from shuyu.registry.approval import ApprovalRecord, LevelApproval
 from shuyu.registry.approved import ApprovedModel, VerifiedModel
 from shuyu.registry.digests import sha256_bytes
 from shuyu.review.service import Principal
 from shuyu.runner.docker_executor import DockerExecutor
-from shuyu.runner.job import JobKind, Outcome, RunnerJob, folder_inputs
+from shuyu.runner.job import Executor, JobKind, Outcome, RunnerJob, folder_inputs
+from shuyu.runner.warm_pool import WarmPool
 from shuyu.sandbox.volumes import publish_views
 from shuyu.settings import PlatformSettings, ServiceSettings
 from shuyu.store.database import Database
@@ -100,13 +105,18 @@ def main() -> int:
     )
     image = ServiceSettings.from_env().runner_image
     executor = DockerExecutor(settings, image, require_firewall=False)
+    pool = WarmPool(executor, NOTEBOOK_RUNNER, size=1)
+    pool.start()
     try:
-        return measure(policies, settings, executor)
+        return measure(policies, settings, executor, pool)
     finally:
+        pool.stop()
         remove_volumes(settings)
 
 
-def measure(policies: Policies, settings: PlatformSettings, executor: DockerExecutor) -> int:
+def measure(
+    policies: Policies, settings: PlatformSettings, executor: DockerExecutor, pool: WarmPool
+) -> int:
     with tempfile.TemporaryDirectory(prefix="shuyu-bench-production.") as tmp:
         root = Path(tmp)
         started = time.monotonic()
@@ -122,16 +132,21 @@ def measure(policies: Policies, settings: PlatformSettings, executor: DockerExec
         batch.write_parquet(batch_file)
         setup = time.monotonic() - started
         print(f"{SCENARIO}: {batch.height} subjects to score; set-up {setup:.1f} s")
-        service = ProductionService(
-            Database(f"sqlite:///{root / 'state.sqlite'}"),
-            lambda: policies,
-            root / "files",
-            root / "outbox",
-            executor=executor,
-            models=LocalModel(model.read_bytes()),
-            volumes=settings,
-        )
-        service.db.upgrade()
+        db = Database(f"sqlite:///{root / 'state.sqlite'}")
+        db.upgrade()
+
+        def production(runners: Executor) -> ProductionService:
+            return ProductionService(
+                db,
+                lambda: policies,
+                root / "files",
+                root / "outbox",
+                executor=runners,
+                models=LocalModel(model.read_bytes()),
+                volumes=settings,
+            )
+
+        service, cold = production(pool), production(executor)
         job = service.register_job(
             OPERATOR,
             JobRequest(scenario=SCENARIO, model_name=MODEL, parameters={"run_date": "2026-07-01"}),
@@ -146,19 +161,21 @@ def measure(policies: Policies, settings: PlatformSettings, executor: DockerExec
         }
         script = plain_script(parameters)
         path_times: list[float] = []
+        cold_times: list[float] = []
         plain_times: list[float] = []
         for round_no in range(ROUNDS):
-            t0 = time.monotonic()
-            run = service.run_now(OPERATOR, job.id)
-            service.run_pending()
-            done = service.run(OPERATOR, run.id)
-            path_times.append(time.monotonic() - t0)
-            if done.state != "released":
-                print(f"the run ended {done.state}: {done.reason}\n{done.log_tail[-2000:]}")
+            if not pool.wait_ready(120):
+                print("no warm runner came up in 120 s")
+                return 1
+            done = timed_run(service, job.id, path_times)
+            if done is None:
                 return 1
             stamps = {e.to_state: dt.datetime.fromisoformat(e.ts) for e in done.history}
             running = (stamps["checking"] - stamps["running"]).total_seconds()
             check = (stamps["released"] - stamps["checking"]).total_seconds()
+            pool.wait_ready(120)  # the next warm runner starts behind the run: let it
+            if timed_run(cold, job.id, cold_times) is None:
+                return 1
             t0 = time.monotonic()
             plain = executor.run(
                 RunnerJob(
@@ -182,16 +199,31 @@ def measure(policies: Policies, settings: PlatformSettings, executor: DockerExec
             print(
                 f"round {round_no + 1}: path {path_times[-1]:.2f} s "
                 f"(batch and runner {running:.2f} s, output check and outbox {check:.2f} s), "
-                f"plain {plain_times[-1]:.2f} s"
+                f"cold {cold_times[-1]:.2f} s, plain {plain_times[-1]:.2f} s"
             )
-        best_path, best_plain = min(path_times), min(plain_times)
+        best_path, best_cold, best_plain = min(path_times), min(cold_times), min(plain_times)
         print(
             f"path: best {best_path:.2f} s, median {statistics.median(path_times):.2f} s "
-            "(queue, batch, papermill runner, output check, outbox)"
+            "(queue, batch, papermill on a warm runner, output check, outbox)"
         )
+        cold_ratio = best_cold / best_plain
+        print(f"path with no warm runner: best {best_cold:.2f} s (ratio {cold_ratio:.2f})")
         print(f"plain script in the same image: best {best_plain:.2f} s")
         print(f"ratio={best_path / best_plain:.2f}")
     return 0
+
+
+def timed_run(service: ProductionService, job_id: str, times: list[float]) -> RunView | None:
+    """One run now, its wall time appended to `times`; None (said why) unless released."""
+    t0 = time.monotonic()
+    run = service.run_now(OPERATOR, job_id)
+    service.run_pending()
+    done = service.run(OPERATOR, run.id)
+    times.append(time.monotonic() - t0)
+    if done.state != "released":
+        print(f"the run ended {done.state}: {done.reason}\n{done.log_tail[-2000:]}")
+        return None
+    return done
 
 
 def remove_volumes(settings: PlatformSettings) -> None:

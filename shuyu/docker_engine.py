@@ -12,7 +12,7 @@ import contextlib
 import io
 import json
 import tarfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,14 +138,13 @@ _SWAP = (
 )
 
 
-def _tar(files: Mapping[str, bytes | Path]) -> bytes:
+def _tar(files: Mapping[str, bytes | Path], top: str = ".incoming") -> bytes:
+    """`files` as a tar archive under the folder `top` ("" for none), read-only."""
     buffer = io.BytesIO()
+    at = f"{top}/" if top else ""
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        folders = {".incoming"} | {
-            f".incoming/{parent}"
-            for name in files
-            for parent in Path(name).parents
-            if str(parent) != "."
+        folders = ({top} if top else set()) | {
+            f"{at}{parent}" for name in files for parent in Path(name).parents if str(parent) != "."
         }
         for folder in sorted(folders):
             info = tarfile.TarInfo(folder)
@@ -154,11 +153,17 @@ def _tar(files: Mapping[str, bytes | Path]) -> bytes:
             tar.addfile(info)
         for name, content in sorted(files.items()):
             data = content.read_bytes() if isinstance(content, Path) else content
-            info = tarfile.TarInfo(f".incoming/{name}")
+            info = tarfile.TarInfo(f"{at}{name}")
             info.size = len(data)
             info.mode = 0o444
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def _check_names(volume: str, names: Iterable[str]) -> None:
+    for name in names:
+        if name.startswith("/") or ".." in Path(name).parts or name.startswith(".incoming"):
+            raise ShuyuError(f"volume {volume}: refusing to place {name!r}")
 
 
 @dataclass(frozen=True)
@@ -188,9 +193,7 @@ def fill_volumes(fills: Mapping[str, VolumeFill], *, image: str, labels: dict[st
     so the same works against a remote engine): a runner's input and output folders
     cost one container start, not two."""
     for volume, fill in fills.items():
-        for name in fill.files:
-            if name.startswith("/") or ".." in Path(name).parts or name.startswith(".incoming"):
-                raise ShuyuError(f"volume {volume}: refusing to place {name!r}")
+        _check_names(volume, fill.files)
     engine = client()
     mounts = {volume: f"/volumes/{i}" for i, volume in enumerate(fills)}
     for volume in fills:
@@ -218,6 +221,37 @@ def fill_volumes(fills: Mapping[str, VolumeFill], *, image: str, labels: dict[st
         if result.get("StatusCode", 1) != 0:
             logs = container.logs().decode(errors="replace").strip().splitlines()[-1:]
             raise ShuyuError(f"filling volume(s) {', '.join(fills)} failed: {logs}")
+    finally:
+        container.remove(force=True)
+
+
+def place_files(
+    volume: str,
+    files: Mapping[str, bytes | Path],
+    *,
+    last: str,
+    image: str,
+    labels: dict[str, str],
+) -> None:
+    """Place `files` (read-only) in the existing `volume`, the file `last` after all the
+    others: for a volume that a started runner mounts and reads once `last` is there.
+    Through a container that is created and never started: the engine mounts a created
+    container's volumes for an archive write, so this costs no container start."""
+    _check_names(volume, files)
+    engine = client()
+    container = engine.containers.create(
+        image,
+        command=["true"],
+        entrypoint=[],
+        network_mode="none",
+        volumes={volume: {"bind": "/volume", "mode": "rw"}},
+        labels={**labels, "org.shuyu.role": "volume-filler"},
+    )
+    try:
+        rest = {name: content for name, content in files.items() if name != last}
+        for part in (rest, {last: files[last]}):
+            if part and not container.put_archive("/volume", _tar(part, top="")):
+                raise ShuyuError(f"could not copy files into volume {volume}")
     finally:
         container.remove(force=True)
 

@@ -270,6 +270,10 @@ class ServiceSettings(EnvSettings):
     production_concurrency: int = Field(default=1, ge=1, le=16)
     """Production runs at once (each a runner container)."""
 
+    warm_runners: int = Field(default=1, ge=0, le=8)
+    """Production runners kept started ahead of their runs (papermill imported, the
+    kernel booted, nothing of a run in them); 0: every run starts its own."""
+
     service_prefix: str = "/services/shuyu/"
     runner_image: str = "shuyu/runner:local"
     notify_webhook: str = ""

@@ -40,6 +40,7 @@ ACTIONS = frozenset(
         "mlflow.bootstrap",
         "mlflow.revoke",
         # runners
+        "runner.warm",  # started ahead of its job, with nothing in it
         "runner.start",
         "runner.end",
         # submissions, the self-check, the review, the registry

@@ -64,6 +64,7 @@ from shuyu.runner.job import (
     Outcome,
     RunnerJob,
     RunnerResult,
+    WarmSpec,
     folder_inputs,
 )
 from shuyu.store.database import Database
@@ -73,6 +74,15 @@ REVIEWERS = "reviewers"
 VIEW_MAX_BYTES = 2 << 30  # a view the batch is built from, read whole into memory
 START_TIMEOUT = 60  # papermill's kernel start: a cold runner needs more than its default
 MODEL_INPUT = "model"
+NOTEBOOK_RUNNER = WarmSpec(
+    kind=JobKind.PRODUCTION,
+    command=("python", "-m", "shuyu.production.execute"),
+    warm_command=("python", "-m", "shuyu.production.execute", "--warm"),
+    # the catalogue's labels for the factors, as the service reads it now (an input)
+    env={"SHUYU_POLICIES": "/input/policies"},
+    mem_limit="4G",
+)
+"""A notebook's runner: the service keeps some started ahead (`shuyu.runner.warm_pool`)."""
 
 
 class ApprovedModels(Protocol):
@@ -843,19 +853,18 @@ class ProductionService:
         result = self.executor.run(
             RunnerJob(
                 job_id=runner_id,
-                kind=JobKind.PRODUCTION,
-                command=["python", "-m", "shuyu.production.execute"],
+                kind=NOTEBOOK_RUNNER.kind,
+                command=list(NOTEBOOK_RUNNER.command),
                 inputs={
                     PRODUCTION: ready.notebook,
                     "run.json": json.dumps(run_spec).encode(),
                     BATCH: batch,
                     **model_inputs,
-                    # the catalogue's labels for the factors, as the service reads it now
                     **folder_inputs(default_policies_dir(), "policies"),
                 },
-                env={"SHUYU_POLICIES": "/input/policies"},
+                env=dict(NOTEBOOK_RUNNER.env),
                 timeout_seconds=timeout + START_TIMEOUT + 60,
-                mem_limit="4G",
+                mem_limit=NOTEBOOK_RUNNER.mem_limit,
             )
         )
         out = run_dir / "out"

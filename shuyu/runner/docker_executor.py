@@ -8,18 +8,27 @@ over its time or killed for memory ends `killed` with the reason, never a hang. 
 job wrote under /output is read back (size-limited, regular files only), then the
 container and both volumes are removed. Containers carry labels, so that after a restart
 of the process that started them, `running()` finds them.
+
+A warm runner (`warm_up`, kept by `shuyu.runner.warm_pool`) is the same container
+created and started before its job exists, with empty volumes: its entry point readies
+what it can (imports, a kernel) and waits. `run_warm` gives it one job — renamed to the
+job's name, its inputs placed and then `INPUTS_READY` — and from there on it is that job's
+runner exactly as above: waited for, read back, removed. Each is used once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from shuyu import docker_engine
 from shuyu.audit.events import audit_event
 from shuyu.errors import ShuyuError
-from shuyu.runner.job import Outcome, RunnerJob, RunnerResult
+from shuyu.runner.job import INPUTS_READY, Outcome, RunnerJob, RunnerResult
 from shuyu.sandbox.firewall import firewall_ready
 from shuyu.sandbox.hardening import CONTAINER_USER, lockdown
 from shuyu.sandbox_env import OUTPUT
@@ -28,6 +37,19 @@ from shuyu.settings import PlatformSettings
 INPUT = "/input"
 ROLE = "runner"
 OOM_EXIT = 137
+WARM_LABEL = "org.shuyu.warm"
+VOLUMES_LABEL = "org.shuyu.volumes"  # the runner's own two volumes, removed with it
+
+
+@dataclass(frozen=True)
+class WarmRunner:
+    """A started runner waiting for a job: what `run_warm` needs to hand it one."""
+
+    name: str
+    container_id: str
+    input_volume: str
+    output_volume: str
+    image_id: str
 
 
 class DockerExecutor:
@@ -44,70 +66,150 @@ class DockerExecutor:
         self.require_firewall = require_firewall
         self.firewall_max_age = firewall_max_age
 
-    def _labels(self, job: RunnerJob) -> dict[str, str]:
+    def _labels(self, job: RunnerJob, job_id: str, volumes: tuple[str, str]) -> dict[str, str]:
         return {
             "org.shuyu.project": self.settings.project,
             "org.shuyu.role": ROLE,
-            "org.shuyu.job": job.job_id,
+            "org.shuyu.job": job_id,
             "org.shuyu.job-kind": job.kind.value,
+            VOLUMES_LABEL: ",".join(volumes),
         }
 
-    def _names(self, job_id: str) -> tuple[str, str, str]:
-        base = f"{self.settings.project}-job-{job_id}"
-        return base, f"{base}-in", f"{base}-out"
+    def _job_name(self, job_id: str) -> str:
+        return f"{self.settings.project}-job-{job_id}"
 
-    def run(self, job: RunnerJob) -> RunnerResult:
-        started = time.monotonic()
-        if self.require_firewall:
-            # runners have no network; still, nothing in-domain starts on a platform
-            # whose sandbox firewall is not verified
-            problem = firewall_ready(self.settings, max_age=self.firewall_max_age)
-            if problem is not None:
-                return self._refused(job, f"the sandbox firewall is not verified: {problem}")
-        name, input_volume, output_volume = self._names(job.job_id)
-        labels = self._labels(job)
-        engine = docker_engine.client()
-        # a job started again after a restart of the process that ran it: the runner it
-        # left behind (same name) goes first, with its volumes
-        self.cancel(job.job_id)
+    def _names(self, base: str) -> tuple[str, str]:
+        return f"{base}-in", f"{base}-out"
+
+    def _firewall_problem(self) -> str | None:
+        if not self.require_firewall:
+            return None
+        # runners have no network; still, nothing in-domain starts on a platform whose
+        # sandbox firewall is not verified
+        problem = firewall_ready(self.settings, max_age=self.firewall_max_age)
+        return None if problem is None else f"the sandbox firewall is not verified: {problem}"
+
+    def _prepare(
+        self,
+        job: RunnerJob,
+        name: str,
+        job_id: str,
+        inputs: dict[str, bytes | Path],
+        *,
+        warm: bool = False,
+    ) -> tuple[Any, tuple[str, str]]:
+        """The job's two volumes (inputs placed) and its container, created, not started."""
+        volumes = self._names(name)
+        labels = self._labels(job, job_id, volumes)
+        if warm:
+            labels[WARM_LABEL] = "1"
         docker_engine.fill_volumes(
             {
-                input_volume: docker_engine.VolumeFill(job.inputs or {".keep": b""}),
-                output_volume: docker_engine.VolumeFill({}, owner=CONTAINER_USER),
+                volumes[0]: docker_engine.VolumeFill(inputs or {".keep": b""}),
+                volumes[1]: docker_engine.VolumeFill({}, owner=CONTAINER_USER),
             },
             image=self.image,
             labels=labels,
         )
+        return self._create(job, name, volumes, labels), volumes
+
+    def run(self, job: RunnerJob) -> RunnerResult:
+        started = time.monotonic()
+        problem = self._firewall_problem()
+        if problem is not None:
+            return self._refused(job, problem)
+        # a job started again after a restart of the process that ran it: the runner it
+        # left behind (same name) goes first, with its volumes
+        self.cancel(job.job_id)
+        name = self._job_name(job.job_id)
+        container: Any = None
+        volumes = self._names(name)
+        try:
+            container, volumes = self._prepare(job, name, job.job_id, job.inputs)
+            audit_event("runner.start", "platform", "allowed", job=job.job_id, kind=job.kind.value)
+            container.start()
+        except BaseException:
+            self._remove(container, volumes)
+            raise
+        return self._finish(container, volumes, job, started)
+
+    def warm_up(self, template: RunnerJob) -> WarmRunner:
+        """A runner for a job like `template` (its command the waiting entry point),
+        started now with nothing in it: no inputs, no job."""
+        name = f"{self.settings.project}-warm-{secrets.token_hex(6)}"
+        container, volumes = self._prepare(template, name, "", {}, warm=True)
+        try:
+            container.start()
+        except BaseException:
+            self._remove(container, volumes)
+            raise
+        audit_event("runner.warm", "platform", "allowed", target=name, kind=template.kind.value)
+        return WarmRunner(name, container.id, *volumes, image_id=str(container.image.id))
+
+    def run_warm(self, warm: WarmRunner, job: RunnerJob) -> RunnerResult | None:
+        """`job` on the warm runner, as `run` would; None (the warm runner removed) when it
+        can no longer take one: stopped, or its image has been rebuilt since."""
         import docker  # noqa: PLC0415
 
-        container: Any = None
-        ran = False  # the container was started: a 409 means "being removed" only then
+        started = time.monotonic()
+        volumes = (warm.input_volume, warm.output_volume)
+        try:
+            container = docker_engine.client().containers.get(warm.container_id)
+        except docker.errors.NotFound:
+            self._remove(None, volumes)
+            return None
+        if container.status != "running" or docker_engine.image_id(self.image) != warm.image_id:
+            self._remove(container, volumes)
+            return None
+        problem = self._firewall_problem()
+        if problem is not None:
+            self._remove(container, volumes)
+            return self._refused(job, problem)
+        self.cancel(job.job_id)
+        try:
+            # from now on `cancel(job_id)` and `running()` find it by the job's name
+            container.rename(self._job_name(job.job_id))
+            docker_engine.place_files(
+                warm.input_volume,
+                {**job.inputs, INPUTS_READY: b""},
+                last=INPUTS_READY,
+                image=self.image,
+                labels={"org.shuyu.project": self.settings.project},
+            )
+            audit_event(
+                "runner.start",
+                "platform",
+                "allowed",
+                job=job.job_id,
+                kind=job.kind.value,
+                warm=True,
+            )
+        except BaseException:
+            self._remove(container, volumes)
+            raise
+        return self._finish(container, volumes, job, started)
+
+    def _finish(
+        self, container: Any, volumes: tuple[str, str], job: RunnerJob, started: float
+    ) -> RunnerResult:
+        """Waits for the started runner, reads back what it wrote, removes it."""
+        import docker  # noqa: PLC0415
+
         outputs: dict[str, bytes] = {}
         log_tail = ""
         try:
-            container = self._create(job, name, input_volume, output_volume, labels)
-            audit_event("runner.start", "platform", "allowed", job=job.job_id, kind=job.kind.value)
-            container.start()
-            ran = True
             outcome, exit_code, reason = self._wait(container, job)
             log_tail = container.logs(tail=200).decode("utf-8", errors="replace")
             if outcome is not Outcome.KILLED:
                 outputs = self._outputs(container, job)
         except docker.errors.APIError as exc:
-            # removed under us (404), or, once it ran, being removed (409: the engine
-            # gives no logs of a container marked for removal): cancelled, or the
-            # engine's state reset; a 409 before it ran (a name in use) is an error
-            being_removed = ran and exc.status_code == 409
-            if not (isinstance(exc, docker.errors.NotFound) or being_removed):
+            # removed under us (404), or being removed (409: the engine gives no logs of
+            # a container marked for removal): cancelled, or the engine's state reset
+            if not (isinstance(exc, docker.errors.NotFound) or exc.status_code == 409):
                 raise
             outcome, exit_code, reason = Outcome.KILLED, None, "cancelled"
         finally:
-            if container is not None:
-                # gone already, or being removed by `cancel`
-                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                    container.remove(force=True)
-            for volume in (input_volume, output_volume):
-                _remove_volume(engine, volume)
+            self._remove(container, volumes)
         seconds = time.monotonic() - started
         audit_event(
             "runner.end",
@@ -121,25 +223,31 @@ class DockerExecutor:
         )
         return RunnerResult(job.job_id, outcome, exit_code, reason, outputs, log_tail, seconds)
 
+    def _remove(self, container: Any, volumes: tuple[str, ...]) -> None:
+        import docker  # noqa: PLC0415
+
+        if container is not None:
+            # gone already, or being removed by `cancel`
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.remove(force=True)
+        engine = docker_engine.client()
+        for volume in volumes:
+            _remove_volume(engine, volume)
+
     def _create(
-        self,
-        job: RunnerJob,
-        name: str,
-        input_volume: str,
-        output_volume: str,
-        labels: dict[str, str],
+        self, job: RunnerJob, name: str, volumes: tuple[str, str], labels: dict[str, str]
     ) -> Any:
         locked = lockdown(
             self.settings, network=False, mem_limit=job.mem_limit, cpu_limit=job.cpu_limit
         )
-        volumes = {
+        binds = {
             # nocopy: Docker would otherwise copy the image folder (and its owner) in
-            input_volume: {"bind": INPUT, "mode": "ro,nocopy"},
-            output_volume: {"bind": str(OUTPUT), "mode": "rw,nocopy"},
+            volumes[0]: {"bind": INPUT, "mode": "ro,nocopy"},
+            volumes[1]: {"bind": str(OUTPUT), "mode": "rw,nocopy"},
             **{m.volume: {"bind": m.target, "mode": "ro,nocopy"} for m in job.mounts},
         }
         api = docker_engine.client().api
-        host_config = api.create_host_config(binds=volumes, auto_remove=False, **locked.host_config)
+        host_config = api.create_host_config(binds=binds, auto_remove=False, **locked.host_config)
         created = api.create_container(
             self.image,
             command=job.command,
@@ -186,14 +294,24 @@ class DockerExecutor:
         return RunnerResult(job.job_id, Outcome.REFUSED, None, reason, {}, "", 0.0)
 
     def cancel(self, job_id: str) -> None:
-        _name, input_volume, output_volume = self._names(job_id)
+        import docker  # noqa: PLC0415
+
         engine = docker_engine.client()
-        for container in engine.containers.list(
-            all=True, filters={"label": [f"org.shuyu.job={job_id}"]}
-        ):
-            container.remove(force=True)
-        for volume in (input_volume, output_volume):
-            _remove_volume(engine, volume)
+        name = self._job_name(job_id)
+        found = {
+            c.id: c
+            for c in engine.containers.list(
+                all=True, filters={"label": [f"org.shuyu.job={job_id}"]}
+            )
+        }
+        with contextlib.suppress(docker.errors.NotFound):
+            claimed = engine.containers.get(name)  # a warm runner renamed for the job
+            if claimed.labels.get("org.shuyu.project") == self.settings.project:
+                found[claimed.id] = claimed
+        for container in found.values():
+            own = tuple(filter(None, container.labels.get(VOLUMES_LABEL, "").split(",")))
+            self._remove(container, own)
+        self._remove(None, self._names(name))
 
     def read_volume(self, volume: str, *, max_bytes: int) -> dict[str, bytes]:
         labels = {"org.shuyu.project": self.settings.project}
@@ -207,7 +325,27 @@ class DockerExecutor:
                 "label": [f"org.shuyu.project={self.settings.project}", f"org.shuyu.role={ROLE}"]
             }
         )
-        return sorted(str(c.labels.get("org.shuyu.job", "")) for c in found)
+        # by name: a warm runner takes its job's name when it is given the job (labels are
+        # fixed at creation), and one still waiting has none
+        prefix = self._job_name("")
+        return sorted(c.name.removeprefix(prefix) for c in found if c.name.startswith(prefix))
+
+    def warm_runners(self) -> list[str]:
+        """Names of the warm runners of this project still waiting for a job."""
+        found = docker_engine.client().containers.list(
+            all=True,
+            filters={"label": [f"org.shuyu.project={self.settings.project}", WARM_LABEL]},
+        )
+        return sorted(c.name for c in found if c.name.startswith(f"{self.settings.project}-warm-"))
+
+    def remove_warm(self, name: str) -> None:
+        import docker  # noqa: PLC0415
+
+        try:
+            container = docker_engine.client().containers.get(name)
+        except docker.errors.NotFound:
+            container = None
+        self._remove(container, self._names(name))
 
 
 def _remove_volume(engine: Any, name: str) -> None:

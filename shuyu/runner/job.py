@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+INPUTS_READY = ".ready"
+"""Placed in /input after everything else: a runner started before its run (a warm one)
+waits for it, so that it never reads its inputs half-written."""
 
 
 class JobKind(StrEnum):
@@ -38,6 +43,40 @@ class RunnerJob:
         forbidden = [k for k in self.env if _secretish(k)]
         if forbidden:
             raise ValueError(f"a runner gets no credentials: {forbidden}")
+
+
+@dataclass(frozen=True)
+class WarmSpec:
+    """The jobs a warm runner can take: everything fixed when a container is created
+    (kind, command, environment, limits, mounts) is the job's; `warm_command` is the
+    same entry point's waiting form."""
+
+    kind: JobKind
+    command: tuple[str, ...]
+    warm_command: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    mem_limit: str | None = None
+    cpu_limit: float | None = None
+
+    def takes(self, job: RunnerJob) -> bool:
+        return (
+            job.kind is self.kind
+            and tuple(job.command) == self.command
+            and job.env == dict(self.env)
+            and not job.mounts
+            and job.mem_limit == self.mem_limit
+            and job.cpu_limit == self.cpu_limit
+        )
+
+    def template(self) -> RunnerJob:
+        return RunnerJob(
+            job_id="warm",
+            kind=self.kind,
+            command=list(self.warm_command),
+            env=dict(self.env),
+            mem_limit=self.mem_limit,
+            cpu_limit=self.cpu_limit,
+        )
 
 
 def folder_inputs(folder: Path, prefix: str) -> dict[str, bytes | Path]:

@@ -28,7 +28,7 @@ from shuyu.governance.lifecycle import Lifecycle
 from shuyu.governance.production_gate import ProductionGate
 from shuyu.policy.cache import PolicyCache
 from shuyu.production.scheduler import ProductionScheduler
-from shuyu.production.service import ProductionService
+from shuyu.production.service import NOTEBOOK_RUNNER, ProductionService
 from shuyu.products.desk import ProductDesk, product_desk
 from shuyu.products.policy import ProductsCache
 from shuyu.products.published import Publisher
@@ -37,6 +37,8 @@ from shuyu.registry.approved import RegistryModels
 from shuyu.registry.gate import GateRegistrar
 from shuyu.review.service import ReviewService
 from shuyu.runner.docker_executor import DockerExecutor
+from shuyu.runner.job import Executor
+from shuyu.runner.warm_pool import WarmPool
 from shuyu.secrets import APPROVAL_KEY, MLFLOW_GATE_PASSWORD, SERVICE_HUB_TOKEN, read_secret
 from shuyu.selfcheck.pipeline import SelfCheckPipeline
 from shuyu.settings import PlatformSettings, ServiceSettings
@@ -58,6 +60,7 @@ class Services:
     freezes: FreezeDesk
     annual: AnnualEvaluation
     lifecycle: Lifecycle
+    warm_runners: WarmPool | None
 
 
 def build_service(settings: PlatformSettings, service_settings: ServiceSettings) -> Services:
@@ -71,9 +74,16 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         timeout=120,
     )
     policies = PolicyCache()
+    runners = DockerExecutor(settings, service_settings.runner_image)
+    warm = (
+        WarmPool(runners, NOTEBOOK_RUNNER, size=service_settings.warm_runners)
+        if service_settings.warm_runners
+        else None
+    )
+    executor: Executor = warm or runners
     pipeline = SelfCheckPipeline(
         store=gate,
-        executor=DockerExecutor(settings, service_settings.runner_image),
+        executor=executor,
         settings=settings,
         policies=policies,
         progress=_log.info,
@@ -94,7 +104,7 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         policies,
         service_settings.service_files / "production",
         service_settings.outbox,
-        executor=pipeline.executor,
+        executor=executor,
         models=RegistryModels(gate, approval_key),
         volumes=settings,
         notify=notify,
@@ -130,6 +140,7 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
             notify=notify,
             clock=desk.clock,
         ),
+        warm_runners=warm,
     )
 
 
@@ -245,6 +256,8 @@ def serve() -> None:
     submissions = create_sandbox_app(services.review, identity)
     scheduler = ProductionScheduler(services.production, settings.db_url)
     scheduler.start()
+    if services.warm_runners is not None:
+        services.warm_runners.start()
     stop = threading.Event()
     workers = start_workers(services, scheduler, service_settings.worker_interval, stop)
     servers = [
@@ -278,3 +291,5 @@ def serve() -> None:
         scheduler.shutdown()
         for worker in workers:
             worker.join(timeout=30)
+        if services.warm_runners is not None:
+            services.warm_runners.stop()

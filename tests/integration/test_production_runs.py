@@ -26,13 +26,14 @@ from shuyu.data.pipeline import build_demo_views
 from shuyu.policy import load_policies
 from shuyu.production.scenario_notebooks import PRODUCTION, scenario_notebooks_dir
 from shuyu.production.scheduler import ProductionScheduler
-from shuyu.production.service import JobRequest, ProductionService
+from shuyu.production.service import NOTEBOOK_RUNNER, JobRequest, ProductionService
 from shuyu.production.zone import build_production_inputs
 from shuyu.registry.approval import ApprovalRecord, LevelApproval
 from shuyu.registry.approved import ApprovedModel, VerifiedModel
 from shuyu.registry.digests import sha256_bytes
 from shuyu.review.service import Principal
 from shuyu.runner.docker_executor import DockerExecutor
+from shuyu.runner.warm_pool import WarmPool
 from shuyu.sandbox.volumes import publish_production_inputs, publish_views
 from shuyu.settings import PlatformSettings
 from shuyu.store.database import Database
@@ -100,6 +101,19 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bytes]:
                 volume.remove(force=True)
 
 
+@pytest.fixture(scope="module")
+def runners() -> Iterator[WarmPool]:
+    """The runners as the service keeps them: one started ahead, the next behind it."""
+    pool = WarmPool(
+        DockerExecutor(SETTINGS, RUNNER_IMAGE, require_firewall=False), NOTEBOOK_RUNNER, size=1
+    )
+    pool.start()
+    try:
+        yield pool
+    finally:
+        pool.stop()
+
+
 def _notebooks(tmp_path: Path, extra_cell: str = "") -> Path:
     """A copy of the scenario notebooks, the production one with a cell added at its end."""
     root = tmp_path / "notebooks"
@@ -121,7 +135,9 @@ def _notebooks(tmp_path: Path, extra_cell: str = "") -> Path:
     return root
 
 
-def _service(tmp_path: Path, model: bytes, notebooks: Path, **kw: object) -> ProductionService:
+def _service(
+    tmp_path: Path, model: bytes, notebooks: Path, runners: WarmPool, **kw: object
+) -> ProductionService:
     db = Database(f"sqlite:///{tmp_path / 'state.sqlite'}")
     db.upgrade()
     return ProductionService(
@@ -129,7 +145,7 @@ def _service(tmp_path: Path, model: bytes, notebooks: Path, **kw: object) -> Pro
         lambda: POLICIES,
         tmp_path / "files",
         tmp_path / "outbox",
-        executor=DockerExecutor(SETTINGS, RUNNER_IMAGE, require_firewall=False),
+        executor=runners,
         models=FileModel(model),
         volumes=SETTINGS,
         notebooks=notebooks,
@@ -148,17 +164,17 @@ def _job(service: ProductionService, **kw: object) -> str:
 
 
 def test_a_scheduled_run_fires_after_a_restart_and_releases_scores_with_a_report(
-    tmp_path: Path, model: bytes
+    tmp_path: Path, model: bytes, runners: WarmPool
 ) -> None:
     notebooks = _notebooks(tmp_path)
-    first = _service(tmp_path, model, notebooks)
+    first = _service(tmp_path, model, notebooks, runners)
     job = _job(first, cron="* * * * *")
     url = first.db.engine.url.render_as_string(hide_password=False)
     scheduler = ProductionScheduler(first, url)
     scheduler.start()
     scheduler.shutdown()  # the service stops before the schedule's time comes
 
-    again = _service(tmp_path, model, notebooks)  # the service after its restart
+    again = _service(tmp_path, model, notebooks, runners)  # the service after its restart
     restarted = ProductionScheduler(again, url)
     restarted.start()
     try:
@@ -181,9 +197,11 @@ def test_a_scheduled_run_fires_after_a_restart_and_releases_scores_with_a_report
     assert float(done.seconds) > 0
 
 
-def test_a_notebook_that_prints_resident_ids_is_quarantined(tmp_path: Path, model: bytes) -> None:
+def test_a_notebook_that_prints_resident_ids_is_quarantined(
+    tmp_path: Path, model: bytes, runners: WarmPool
+) -> None:
     notebooks = _notebooks(tmp_path, f'print("最高风险主体 {RESIDENT_ID}")')
-    service = _service(tmp_path, model, notebooks)
+    service = _service(tmp_path, model, notebooks, runners)
     run = service.run_now(OPERATOR, _job(service))
     service.run_pending()
 
@@ -194,10 +212,10 @@ def test_a_notebook_that_prints_resident_ids_is_quarantined(tmp_path: Path, mode
 
 
 def test_a_kernel_killed_mid_run_ends_as_failed_with_the_reason(
-    tmp_path: Path, model: bytes
+    tmp_path: Path, model: bytes, runners: WarmPool
 ) -> None:
     notebooks = _notebooks(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
-    service = _service(tmp_path, model, notebooks)
+    service = _service(tmp_path, model, notebooks, runners)
     run = service.run_now(OPERATOR, _job(service, max_attempts=1))
     service.run_pending()
 
@@ -206,9 +224,9 @@ def test_a_kernel_killed_mid_run_ends_as_failed_with_the_reason(
     assert "内核" in done.reason
 
 
-def test_refusals_start_nothing(tmp_path: Path, model: bytes) -> None:
+def test_refusals_start_nothing(tmp_path: Path, model: bytes, runners: WarmPool) -> None:
     notebooks = _notebooks(tmp_path)
-    service = _service(tmp_path, model, notebooks)
+    service = _service(tmp_path, model, notebooks, runners)
     job = _job(service)
     pinned = tmp_path / "files" / "jobs" / job / PRODUCTION
     pinned.write_text(pinned.read_text(encoding="utf-8") + " ", encoding="utf-8")
@@ -221,19 +239,22 @@ def test_refusals_start_nothing(tmp_path: Path, model: bytes) -> None:
         tmp_path / "later",
         model,
         notebooks,
+        runners,
         today=lambda: POLICIES.scenario(SCENARIO).expires_on + dt.timedelta(days=1),
     )
     expired = late.run_now(OPERATOR, _job(late))
     late.run_pending()
     assert late.run(OPERATOR, expired.id).failure == "authorisation_expired"
-    leftovers = docker_engine.client().containers.list(
+    found = docker_engine.client().containers.list(
         all=True, filters={"label": [f"org.shuyu.project={SETTINGS.project}"]}
     )
-    assert leftovers == []
+    # nothing but the runner kept waiting, which took no job
+    assert [c.name for c in found if not c.name.startswith(f"{SETTINGS.project}-warm-")] == []
+    assert runners.ready() == 1
 
 
 def test_a_coal_report_publishes_tables_whose_small_cells_are_suppressed_with_margins_kept(
-    tmp_path: Path, model: bytes
+    tmp_path: Path, model: bytes, runners: WarmPool
 ) -> None:
     """The report product: no model; the production zone built on the host (masked with
     the key there), its window cut by the service, the tables suppressed and their
@@ -249,7 +270,7 @@ def test_a_coal_report_publishes_tables_whose_small_cells_are_suppressed_with_ma
     assert zone.get_column("mine_name").str.starts_with("coal_mine:").all()  # pseudonyms
     last_day = zone.get_column("weighed_at").max()
     assert isinstance(last_day, dt.date)
-    service = _service(tmp_path, model, scenario_notebooks_dir())
+    service = _service(tmp_path, model, scenario_notebooks_dir(), runners)
     job = service.register_job(
         OPERATOR,
         JobRequest(

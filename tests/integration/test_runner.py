@@ -23,37 +23,12 @@ from shuyu.platform.up import down
 from shuyu.runner.docker_executor import DockerExecutor
 from shuyu.runner.job import JobKind, Outcome, RunnerJob, RunnerResult
 from shuyu.settings import PlatformSettings
+from tests.integration.containers import INSPECT_RUNNER as INSPECT
 
 pytestmark = pytest.mark.integration
 
 SETTINGS = PlatformSettings(project="runnertest", mem_limit="512m")
 IMAGE = "shuyu/notebook:local"
-
-INSPECT = """
-import json, os, socket, pathlib
-status = dict(l.split(':\\t', 1) for l in open('/proc/self/status') if ':\\t' in l)
-def writable(path):
-    try:
-        pathlib.Path(path, 'probe').write_text('x'); return True
-    except OSError:
-        return False
-def connects():
-    try:
-        socket.create_connection(('198.51.100.1', 443), timeout=2); return True
-    except OSError:
-        return False
-pathlib.Path('/output/seen.json').write_text(json.dumps({
-    'uid': os.getuid(),
-    'cap_eff': status['CapEff'].strip(),
-    'no_new_privs': status['NoNewPrivs'].strip(),
-    'interfaces': sorted(os.listdir('/sys/class/net')),
-    'connects': connects(),
-    'input': open('/input/spec.json').read(),
-    'input_writable': writable('/input'),
-    'root_writable': writable('/opt'),
-    'secrets': sorted(k for k in os.environ if 'PASSWORD' in k or 'TOKEN' in k),
-}))
-"""
 
 
 def _executor(tmp_path: Path, *, firewall: bool = False) -> DockerExecutor:
