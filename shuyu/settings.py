@@ -89,6 +89,12 @@ class PlatformSettings(EnvSettings):
     """The service's one endpoint for sandboxes: submitting a run for review."""
     mlflow_port: int = 5000
     """MLflow's port on the sandbox network; sandboxes reach it by address (no DNS)."""
+    index_port: int = 8093
+    """The in-domain package index's port on the sandbox network (approved wheels only)."""
+
+    package_source: str = ""
+    """Where the host fetches approved packages from (a PEP 503 index URL: the registry
+    or mirror the site allows); empty: pip's own configuration on the host."""
 
     idle_timeout: int = Field(default=3600, ge=60)
     """Seconds of inactivity after which a sandbox is culled."""
@@ -167,6 +173,19 @@ class PlatformSettings(EnvSettings):
     @property
     def service_ip(self) -> str:
         return self._hosts[3]
+
+    @property
+    def index_ip(self) -> str:
+        return self._hosts[4]
+
+    @property
+    def index_url(self) -> str:
+        return f"http://{self.index_ip}:{self.index_port}/simple/"
+
+    @property
+    def packages_volume(self) -> str:
+        """The approved wheels: written by the host's fetch, served read-only by the index."""
+        return f"{self.project}-packages"
 
     @property
     def service_url(self) -> str:

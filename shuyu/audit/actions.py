@@ -33,6 +33,14 @@ ACTIONS = frozenset(
         "firewall.deny-all",
         "firewall.remove",
         "view.publish",
+        # packages brought into the domain
+        "package.request",
+        "package.decide",
+        "package.publish",
+        "package.refuse",
+        "airlock.upload",
+        "airlock.decide",
+        "airlock.place",
         # MLflow
         "mlflow.request",
         "mlflow.write",

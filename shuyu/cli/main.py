@@ -40,6 +40,8 @@ def _register_optional() -> None:
         ("shuyu.cli.platform", "platform"),
         ("shuyu.cli.products", "products"),
         ("shuyu.cli.production", "production"),
+        ("shuyu.cli.packages", "packages"),
+        ("shuyu.cli.airlock", "airlock"),
         ("shuyu.cli.report", "report"),
         ("shuyu.cli.filing", "filing"),
         ("shuyu.cli.freeze", "freeze"),

@@ -301,6 +301,12 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         credentials: PartnerCredentials | None,
     ) -> dict[str, str]:
         env = {"LANG": "zh_CN.UTF-8", **grant.environment.to_env(), **limits.to_env()}
+        # pip's index: the in-domain one, the sandbox's one new peer (plain HTTP on the
+        # sandbox network, hence trusted by address)
+        env |= {
+            "PIP_INDEX_URL": self.settings.index_url,
+            "PIP_TRUSTED_HOST": self.settings.index_ip,
+        }
         if credentials is not None:
             env |= credentials.env()
         return env

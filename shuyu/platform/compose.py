@@ -63,6 +63,7 @@ def write_env_file(
             "SHUYU_PRODUCT_TABLES_DIR": str(layout.product_tables),
             "SHUYU_STATE_DIR": str(layout.state),
             "SHUYU_SERVICE_IP": settings.service_ip,
+            "SHUYU_INDEX_IP": settings.index_ip,
             # inside the services' containers, the state folder is /srv/shuyu-state
             "SHUYU_DB_URL": settings.db_url or CONTAINER_DB_URL,
             "SHUYU_POLICIES_DIR": str(policies_dir.resolve()),

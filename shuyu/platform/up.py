@@ -275,6 +275,10 @@ def up(
     built = build_production_inputs(layout.data, loaded, key=read_key(layout.masking_key))
     for volume in publish_production_inputs(built, settings):
         say(f"production zone: {volume} (read by the production service only)")
+    # the approved wheels: the host's `shuyu packages fetch` fills it, the index serves it
+    docker_engine.client().volumes.create(
+        name=settings.packages_volume, labels={"org.shuyu.project": settings.project}
+    )
     write_env_file(
         layout,
         settings,

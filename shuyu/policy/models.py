@@ -382,6 +382,39 @@ class SelfCheckThresholds(Strict):
     """Confidence of the intervals behind the empirical ε lower bound."""
 
 
+class PackagePolicy(Strict):
+    """What the in-domain package index takes (a request's wheels, fetched on the host)."""
+
+    max_wheel_bytes: int = Field(default=64 << 20, ge=1 << 10)
+    """Largest single wheel."""
+
+    max_request_bytes: int = Field(default=256 << 20, ge=1 << 10)
+    """Every wheel of one request together (the package and what it needs)."""
+
+    denylist: list[str] = Field(default_factory=list)
+    """Names never taken (PEP 503 normalised when compared): known malicious packages,
+    typosquats of common ones, tools that tunnel or exfiltrate."""
+
+
+class AirlockPolicy(Strict):
+    """What the import airlock takes from a partner."""
+
+    max_bytes: int = Field(default=16 << 20, ge=1 << 10)
+    """Largest file (code, notebook or table)."""
+
+    code_suffixes: list[str] = Field(default=[".py", ".r", ".sql", ".md", ".txt", ".ipynb"])
+    table_suffixes: list[str] = Field(default=[".csv", ".parquet"])
+
+    key_column: SnakeId = "uscc"
+    """The column a table of the partner's own data is keyed by (real identifiers: the
+    host pseudonymises them with the masking key to join the partner's view)."""
+
+    min_rows: int = Field(default=50, ge=1)
+    """Fewest keys a table may have: a modelling set, not a look-up of single entities."""
+
+    max_rows: int = Field(default=1_000_000, ge=1)
+
+
 class SandboxPolicy(Strict):
     """What a partner's sandbox may send to the browser and keep, beyond the firewall and
     the mounts: what a person sees on screen is unavoidable, bulk export is not."""
@@ -449,6 +482,9 @@ class SandboxPolicy(Strict):
 
     mlflow_experiment_quota_bytes: int = Field(default=5 << 30, ge=1 << 20)
     """Artifact storage one experiment may use."""
+
+    packages: PackagePolicy = Field(default_factory=PackagePolicy)
+    airlock: AirlockPolicy = Field(default_factory=AirlockPolicy)
 
     @model_validator(mode="after")
     def _suffixes_are_suffixes(self) -> SandboxPolicy:

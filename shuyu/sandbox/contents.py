@@ -126,8 +126,9 @@ class SandboxContentsManager(AsyncLargeFileManager):
             raise self._refuse(
                 "upload",
                 path,
-                "数据文件请通过导入审核通道（airlock）提交。",
-                "data files come in through the import airlock, not upload",
+                "数据文件请通过导入审核通道提交：/services/shuyu/airlock",
+                "data files come in through the import airlock (/services/shuyu/airlock), "
+                "not upload",
             )
         encoded = model.get("content") or ""
         incoming = len(encoded) * 3 // 4
@@ -146,8 +147,9 @@ class SandboxContentsManager(AsyncLargeFileManager):
             raise self._refuse(
                 "upload",
                 path,
-                f"上传文件超过 {limits.upload_max_bytes} 字节；更大的文件请通过导入审核通道提交。",
+                f"上传文件超过 {limits.upload_max_bytes} 字节；更大的文件请通过导入审核通道提交："
+                "/services/shuyu/airlock",
                 f"uploads are limited to {limits.upload_max_bytes} bytes; larger files come in "
-                "through the import airlock",
+                "through the import airlock (/services/shuyu/airlock)",
                 bytes=so_far + incoming,
             )

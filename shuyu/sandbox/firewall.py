@@ -238,6 +238,7 @@ def plan_for(settings: PlatformSettings, host_ports: Sequence[int] = ()) -> Fire
             Peer(settings.hub_ip, settings.hub_api_port),
             Peer(settings.mlflow_ip, settings.mlflow_port),
             Peer(settings.service_ip, settings.service_submit_port),
+            Peer(settings.index_ip, settings.index_port),
         ),
         hub_ip=settings.hub_ip,
         sandbox_port=settings.sandbox_port,

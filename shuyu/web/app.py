@@ -17,14 +17,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from shuyu.airlock.desk import AirlockDesk
 from shuyu.governance.annual import AnnualEvaluation
 from shuyu.governance.exit_store import ExitRegister
 from shuyu.governance.filing_service import FilingService
 from shuyu.governance.freeze_desk import FreezeDesk
 from shuyu.governance.lifecycle import Lifecycle
+from shuyu.packages.desk import PackageDesk
 from shuyu.production.service import ProductionService
 from shuyu.products.desk import ProductDesk
 from shuyu.review.service import ReviewService
+from shuyu.web.airlock_pages import airlock_pages
 from shuyu.web.auth import HubIdentity
 from shuyu.web.common import Web
 from shuyu.web.exit_pages import exit_pages
@@ -34,6 +37,8 @@ from shuyu.web.filing_rest import filing_router
 from shuyu.web.freeze_pages import freeze_pages
 from shuyu.web.freeze_rest import freeze_router
 from shuyu.web.governance_pages import annual_pages, lifecycle_pages
+from shuyu.web.packages_pages import package_pages
+from shuyu.web.packages_rest import package_router
 from shuyu.web.pages import page_router
 from shuyu.web.production_pages import production_pages
 from shuyu.web.production_rest import production_router
@@ -55,6 +60,8 @@ def create_app(
     freezes: FreezeDesk | None = None,
     products: ProductDesk | None = None,
     exits: ExitRegister | None = None,
+    packages: PackageDesk | None = None,
+    airlock: AirlockDesk | None = None,
 ) -> FastAPI:
     """The service's app, mounted at `prefix` (/services/shuyu/)."""
     web = Web(service, identity, prefix, Jinja2Templates(directory=str(TEMPLATES)))
@@ -110,4 +117,9 @@ def create_app(
     if exits is not None:
         app.include_router(exit_pages(web, exits))
         app.include_router(exit_router(web, exits))
+    if packages is not None:
+        app.include_router(package_pages(web, packages))
+        app.include_router(package_router(web, packages))
+    if airlock is not None:
+        app.include_router(airlock_pages(web, airlock))
     return app

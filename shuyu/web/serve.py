@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shuyu.airlock.desk import AirlockDesk
+from shuyu.airlock.place import WorkspacePlacer
 from shuyu.audit.events import install_sink, log_to_stderr
 from shuyu.governance.annual import AnnualEvaluation
 from shuyu.governance.exit_store import ExitRegister
@@ -26,6 +28,7 @@ from shuyu.governance.filing_service import FilingService
 from shuyu.governance.freeze_desk import FreezeDesk
 from shuyu.governance.lifecycle import Lifecycle
 from shuyu.governance.production_gate import ProductionGate
+from shuyu.packages.desk import PackageDesk
 from shuyu.policy.cache import PolicyCache
 from shuyu.production.scheduler import ProductionScheduler
 from shuyu.production.service import NOTEBOOK_RUNNER, ProductionService
@@ -60,6 +63,8 @@ class Services:
     freezes: FreezeDesk
     annual: AnnualEvaluation
     lifecycle: Lifecycle
+    packages: PackageDesk
+    airlock: AirlockDesk
     warm_runners: WarmPool | None
 
 
@@ -139,6 +144,10 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
             production=production,
             notify=notify,
             clock=desk.clock,
+        ),
+        packages=PackageDesk(db, policies),
+        airlock=AirlockDesk(
+            db, policies, service_settings.service_files, WorkspacePlacer(settings)
         ),
         warm_runners=warm,
     )
@@ -250,6 +259,8 @@ def serve() -> None:
             annual=services.annual,
             lifecycle=services.lifecycle,
             exits=ExitRegister(services.freezes.db),
+            packages=services.packages,
+            airlock=services.airlock,
         ),
         settings,
     )

@@ -493,6 +493,7 @@ def test_sandboxes_reach_exactly_the_peers_the_docker_firewall_allows(
     assert cluster_ips["hub"] == settings.hub_ip
     assert cluster_ips["mlflow"] == settings.mlflow_ip
     assert cluster_ips["service"] == settings.service_ip
+    assert cluster_ips["index"] == settings.index_ip
     for p in pods(manifests):
         for container in p.containers():
             subnet = [e for e in container.get("env", []) if e["name"] == "SHUYU_SANDBOX_SUBNET"]
@@ -506,7 +507,7 @@ def test_sandboxes_reach_exactly_the_peers_the_docker_firewall_allows(
         for port in rule["ports"]
     }
     assert opened == expected_sandbox_peers(manifests)
-    assert opened == {("hub", 8081), ("mlflow", 5000), ("service", 8092)}
+    assert opened == {("hub", 8081), ("mlflow", 5000), ("service", 8092), ("index", 8093)}
 
 
 def test_sandboxes_admit_only_the_hub(manifests: Manifests) -> None:

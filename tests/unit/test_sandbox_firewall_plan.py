@@ -19,14 +19,18 @@ from shuyu.settings import PlatformSettings
 PLAN = plan_for(PlatformSettings(project="shuyu", sandbox_subnet="10.213.0.0/24"))
 
 
-def test_sandboxes_may_open_connections_only_to_the_hub_api_mlflow_and_submissions() -> None:
-    """…and only the hub reaches the service's pages (8090) and the sandboxes' servers."""
+def test_sandboxes_may_open_connections_only_to_the_hub_api_mlflow_submissions_and_the_index() -> (
+    None
+):
+    """…and only the hub reaches the service's pages (8090) and the sandboxes' servers.
+    The package index (8093) is the one port beyond the hub API, MLflow and submissions."""
     accepts = [r for r in PLAN.forward_rules() if r.endswith("-j ACCEPT")]
     assert accepts == [
         "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         "-s 10.213.0.0/24 -d 10.213.0.2/32 -i shuyu-sbx0 -o shuyu-sbx0 -p tcp -m tcp --dport 8081 -j ACCEPT",
         "-s 10.213.0.0/24 -d 10.213.0.3/32 -i shuyu-sbx0 -o shuyu-sbx0 -p tcp -m tcp --dport 5000 -j ACCEPT",
         "-s 10.213.0.0/24 -d 10.213.0.4/32 -i shuyu-sbx0 -o shuyu-sbx0 -p tcp -m tcp --dport 8092 -j ACCEPT",
+        "-s 10.213.0.0/24 -d 10.213.0.5/32 -i shuyu-sbx0 -o shuyu-sbx0 -p tcp -m tcp --dport 8093 -j ACCEPT",
         "-s 10.213.0.2/32 -d 10.213.0.4/32 -i shuyu-sbx0 -o shuyu-sbx0 -p tcp -m tcp --dport 8090 -j ACCEPT",
         "-s 10.213.0.2/32 -d 10.213.0.0/24 -i shuyu-sbx0 -o shuyu-sbx0 -p tcp -m tcp --dport 8888 -j ACCEPT",
     ]
