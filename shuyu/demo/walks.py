@@ -111,13 +111,16 @@ def _subjects(stack: Stack, product: ApiProduct) -> list[str]:
     return [str(code) for code in frame["uscc"].to_list()]
 
 
-def _until_served(stack: Stack, product: str, seconds: float) -> None:
+def _until_served(stack: Stack, product: str, seconds: float, version: str = "") -> None:
+    """Until `product` is served (at `version`, when given: an earlier approval may be
+    served still until the service has published the new one)."""
     deadline = time.monotonic() + seconds
     health: dict[str, Any] = {}
     while time.monotonic() < deadline:
         try:
             health = requests.get(f"{stack.products_url}/healthz", timeout=5).json()
-            if health.get("products", {}).get(product):
+            served = health.get("products", {}).get(product)
+            if served and version in ("", str(health.get("versions", {}).get(product))):
                 return
         except requests.RequestException:
             pass
@@ -158,7 +161,7 @@ def product_walk(stack: Stack, say: Say, options: DemoOptions) -> Served:
     with walk.step(
         "使用单位以 API 密钥为一家企业评分", "a consumer's key scores an enterprise"
     ) as ev:
-        _until_served(stack, product.id, 300)
+        _until_served(stack, product.id, 300, version)
         token = _consumer(stack, product, subjects, daily=1000)
         answer = requests.post(
             f"{stack.products_url}/api/v1/products/{product.id}/score",

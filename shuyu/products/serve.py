@@ -47,6 +47,8 @@ def create_product_app(service: ProductService) -> FastAPI:
         return {
             "ok": True,
             "products": {p: s.scorer is not None for p, s in sorted(served.items())},
+            # which approved version each serves: a client waiting for a new approval
+            "versions": {p: s.scorer.model.version for p, s in sorted(served.items()) if s.scorer},
         }
 
     return app

@@ -38,12 +38,13 @@ PROVIDER = Principal("rv-provider", frozenset({"reviewers", "reviewers_provider"
 RESIDENT_ID = "341302198001011233"
 
 SEEN_IN_SANDBOX = """
-import glob, json, polars as pl
+import glob, json, os, polars as pl
 from shuyu.data.pii import scan_frame
 (path,) = glob.glob('/home/jovyan/imports/*.joined.parquet')
 table = pl.read_parquet(path)
 print(json.dumps({"rows": table.height, "columns": table.columns,
                   "findings": len(scan_frame(table)),
+                  "home": os.path.isdir('/home/jovyan/work') and os.access('/home/jovyan', os.W_OK),
                   "code": open(glob.glob('/home/jovyan/imports/*-features.py')[0]).read()}))
 """
 
@@ -103,6 +104,8 @@ def test_labels_with_real_codes_reach_the_sandbox_joined_with_pseudonyms_only(
     assert seen["columns"][-1] == "own_bank_default"
     assert seen["findings"] == 0  # not one real code, nor any other identifier
     assert seen["code"] == "WINDOW = 12\n"
+    # a workspace the airlock made first is the one the sandbox's first start makes
+    assert seen["home"] is True
 
 
 def test_a_file_with_resident_ids_is_refused_with_the_reason(desk: AirlockDesk) -> None:
