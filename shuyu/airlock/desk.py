@@ -186,10 +186,12 @@ class AirlockDesk:
                         note=row.note)  # fmt: skip
             if to is ImportState.REJECTED:
                 self._stored(row.id, row.filename).unlink(missing_ok=True)
-            kind, requester, scenario = row.kind, row.requester, row.scenario
+            kind, requester, scenario, filename = (
+                row.kind, row.requester, row.scenario, row.filename
+            )  # fmt: skip
         if to is ImportState.APPROVED and kind != "table":
-            data = self._stored(import_id, row.filename).read_bytes()
-            where = placed_name(import_id, row.filename)
+            data = self._stored(import_id, filename).read_bytes()
+            where = placed_name(import_id, filename)
             self.place(requester, scenario, {where: data})
             return self.placed(import_id, where)
         return self.get(import_id)

@@ -70,18 +70,14 @@ def place_tables(
     say: Callable[[str], None],
 ) -> list[ImportView]:
     done = []
+    trains: dict[str, pl.DataFrame] = {}  # each scenario's view read once, not per table
     for item in desk.tables_to_place():
         say(f"{item.id}: {item.filename} ({item.requester}, {item.scenario}) …")
-        files = docker_engine.read_volume(
-            settings.view_volume(item.scenario),
-            image=settings.notebook_image,
-            labels={"org.shuyu.project": settings.project},
-            max_bytes=VIEW_MAX_BYTES,
+        if item.scenario not in trains:
+            trains[item.scenario] = _training_split(settings, item.scenario)
+        joined, why = joined_table(
+            item, desk.content(item.id), trains[item.scenario], policies, key
         )
-        if TRAIN_FILE not in files:
-            raise ShuyuError(f"{settings.view_volume(item.scenario)} holds no {TRAIN_FILE}")
-        train = pl.read_parquet(io.BytesIO(files[TRAIN_FILE]))
-        joined, why = joined_table(item, desk.content(item.id), train, policies, key)
         if joined is None:
             result = desk.placed(item.id, "", failure=why)
         else:
@@ -93,3 +89,16 @@ def place_tables(
         say(f"{item.id}: {result.state.value} {result.placed_as or result.note}")
         done.append(result)
     return done
+
+
+def _training_split(settings: PlatformSettings, scenario: str) -> pl.DataFrame:
+    volume = settings.view_volume(scenario)
+    files = docker_engine.read_volume(
+        volume,
+        image=settings.notebook_image,
+        labels={"org.shuyu.project": settings.project},
+        max_bytes=VIEW_MAX_BYTES,
+    )
+    if TRAIN_FILE not in files:
+        raise ShuyuError(f"{volume} holds no {TRAIN_FILE}")
+    return pl.read_parquet(io.BytesIO(files[TRAIN_FILE]))
