@@ -219,12 +219,12 @@ class AirlockDesk:
     def scenarios_of(self, who: Principal) -> list[str]:
         return sorted(s.id for s in self.policies().scenarios_for_user(who.username, self.today()))
 
-    def tables_to_place(self) -> list[ImportView]:
-        """Approved tables, for the host (pseudonymised and joined with the masking key)."""
+    def to_place(self) -> list[ImportView]:
+        """Approved imports not yet placed, for the host: every table (pseudonymised and
+        joined with the masking key), and code whose placing at approval failed (the
+        engine was down): approved is never left stuck."""
         with self.db.session() as session:
-            query = select(ImportRow).where(
-                ImportRow.state == ImportState.APPROVED.value, ImportRow.kind == "table"
-            )
+            query = select(ImportRow).where(ImportRow.state == ImportState.APPROVED.value)
             return [_view(r) for r in session.scalars(query.order_by(ImportRow.decided_at))]
 
     def content(self, import_id: str) -> bytes:

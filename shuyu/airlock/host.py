@@ -1,5 +1,6 @@
 """`shuyu airlock process` on the host: approved tables pseudonymised with the masking
-key, joined to the partner's view and placed in its workspace.
+key, joined to the partner's view and placed in its workspace (and approved code the
+service could not place at approval, placed as it is).
 
 The uploaded table is scanned again (what is joined is what was reviewed, read back from
 the service's files), joined (`shuyu.airlock.join`), and what would reach the sandbox is
@@ -71,8 +72,13 @@ def place_tables(
 ) -> list[ImportView]:
     done = []
     trains: dict[str, pl.DataFrame] = {}  # each scenario's view read once, not per table
-    for item in desk.tables_to_place():
+    for item in desk.to_place():
         say(f"{item.id}: {item.filename} ({item.requester}, {item.scenario}) …")
+        if item.kind != "table":
+            where = placed_name(item.id, item.filename)
+            place(item.requester, item.scenario, {where: desk.content(item.id)})
+            done.append(desk.placed(item.id, where))
+            continue
         if item.scenario not in trains:
             trains[item.scenario] = _training_split(settings, item.scenario)
         joined, why = joined_table(

@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from shuyu.airlock.desk import AirlockDesk
+from shuyu.airlock.host import place_tables
 from shuyu.airlock.states import ImportState
 from shuyu.audit import events as audit_events
 from shuyu.audit.log import AuditLog
-from shuyu.errors import InputError
+from shuyu.errors import InputError, ShuyuError
 from shuyu.policy import load_policies
 from shuyu.review.service import Forbidden, Principal
+from shuyu.settings import PlatformSettings
 from shuyu.store.database import Database
 from tests.unit.test_airlock_scan import RESIDENT_ID, _csv, labels
 
@@ -120,14 +122,14 @@ def test_an_approved_table_waits_for_the_host(desk: AirlockDesk, placed: Placed)
     approved = desk.decide(PROVIDER, uploaded.id, approve=True, note="")
     assert approved.state is ImportState.APPROVED
     assert placed == []  # the service has no masking key: the host joins it
-    assert [i.id for i in desk.tables_to_place()] == [uploaded.id]
+    assert [i.id for i in desk.to_place()] == [uploaded.id]
     assert desk.content(uploaded.id) == data
     failed = desk.placed(uploaded.id, "", failure="only 3 of its 60 keys are in the view")
     assert (failed.state, failed.note) == (
         ImportState.FAILED,
         "only 3 of its 60 keys are in the view",
     )
-    assert desk.tables_to_place() == []
+    assert desk.to_place() == []
 
 
 def test_uploads_are_for_a_partners_own_scenarios_and_seen_by_it_and_the_provider(
@@ -142,3 +144,24 @@ def test_uploads_are_for_a_partners_own_scenarios_and_seen_by_it_and_the_provide
     assert [i.id for i in desk.visible_to(PARTNER)] == [mine.id]
     assert desk.visible_to(other) == []
     assert [i.id for i in desk.visible_to(PROVIDER)] == [mine.id]
+
+
+def test_code_whose_placing_failed_stays_approved_for_the_host(
+    desk: AirlockDesk, database: Database, placed: Placed, tmp_path: Path
+) -> None:
+    """The engine down at approval: the decision stands and the host places it later."""
+
+    def engine_down(username: str, scenario: str, files: dict[str, bytes]) -> None:
+        raise ShuyuError("the Docker engine does not answer")
+
+    uploaded = desk.upload(PARTNER, "bank_credit", "features.py", CODE, "特征工程函数")
+    down = AirlockDesk(desk.db, desk.policies, desk.files, engine_down, desk.today)
+    with pytest.raises(ShuyuError):
+        down.decide(PROVIDER, uploaded.id, approve=True, note="")
+    (waiting,) = desk.to_place()
+    assert (waiting.id, waiting.state) == (uploaded.id, ImportState.APPROVED)
+    assert desk.content(uploaded.id) == CODE
+    (done,) = place_tables(desk, PlatformSettings(), policies=POLICIES, key=b"",
+                           place=desk.place, say=lambda _line: None)  # fmt: skip
+    assert done.state is ImportState.PLACED
+    assert placed == [("sz-credit", "bank_credit", {f"imports/{uploaded.id}-features.py": CODE})]
