@@ -12,7 +12,7 @@ import contextlib
 import io
 import json
 import tarfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,11 +257,17 @@ def place_files(
 
 
 def read_volume(
-    volume: str, *, image: str, labels: dict[str, str], max_bytes: int
+    volume: str,
+    *,
+    image: str,
+    labels: dict[str, str],
+    max_bytes: int,
+    names: Sequence[str] = (),
 ) -> dict[str, bytes]:
-    """The regular files of `volume` (`read_tree` of its top folder), read through a
-    container that mounts it read-only and is never started: the engine mounts a
-    created container's volumes for an archive read, so nothing runs beside the data."""
+    """The regular files of `volume` (`read_tree` of its top folder), or only the files
+    `names` (relative paths), read through a container that mounts it read-only and is
+    never started: the engine mounts a created container's volumes for an archive read,
+    so nothing runs beside the data."""
     import docker  # noqa: PLC0415
 
     engine = client()
@@ -282,7 +288,18 @@ def read_volume(
         labels={**labels, "org.shuyu.role": "volume-reader"},
     )
     try:
-        return read_tree(container, "/volume", max_bytes=max_bytes)
+        if not names:
+            return read_tree(container, "/volume", max_bytes=max_bytes)
+        _check_names(volume, names)
+        found: dict[str, bytes] = {}
+        for name in names:
+            left = max_bytes - sum(len(data) for data in found.values())
+            try:
+                (data,) = read_tree(container, f"/volume/{name}", max_bytes=left).values()
+            except (docker.errors.NotFound, ValueError):
+                raise ShuyuError(f"volume {volume}: no file {name}") from None
+            found[name] = data
+        return found
     finally:
         container.remove(force=True)
 

@@ -17,6 +17,9 @@ DATA_ROOT = PurePosixPath("/data")
 HOME = PurePosixPath("/home/jovyan")
 OUTPUT = PurePosixPath("/output")
 """The one folder a runner may write (its results are collected from here)."""
+WHEELS_ENV = "SHUYU_WHEELS"
+"""A production runner's folder of approved wheels to install before its kernel starts
+(`shuyu.production.packages`)."""
 
 DATA_ENV = "SHUYU_DATA"
 SCENARIO_ENV = "SHUYU_SCENARIO"

@@ -178,9 +178,9 @@ class PlatformSettings(EnvSettings):
     def index_ip(self) -> str:
         return self._hosts[4]
 
-    @property
-    def index_url(self) -> str:
-        return f"http://{self.index_ip}:{self.index_port}/simple/"
+    def index_url(self, path: str = "simple/") -> str:
+        """The index at `path` (`shuyu.packages.sets.index_path`: a scenario's own set)."""
+        return f"http://{self.index_ip}:{self.index_port}/{path}"
 
     @property
     def packages_volume(self) -> str:
@@ -242,6 +242,10 @@ class HostSettings(EnvSettings):
 
     debian_mirror: str = "http://deb.debian.org/debian"
     """Where debootstrap fetches the base image's packages."""
+
+    host_interval: float = Field(default=30.0, gt=0)
+    """Seconds between the host worker's passes (approved packages fetched, approved
+    table imports placed)."""
 
 
 class HubSettings(EnvSettings):

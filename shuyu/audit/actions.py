@@ -38,6 +38,7 @@ ACTIONS = frozenset(
         "package.decide",
         "package.publish",
         "package.refuse",
+        "package.install",  # a production run given approved wheels
         "airlock.upload",
         "airlock.decide",
         "airlock.place",
@@ -47,6 +48,8 @@ ACTIONS = frozenset(
         "mlflow.credentials",
         "mlflow.bootstrap",
         "mlflow.revoke",
+        # the host's standing work (approved packages fetched, table imports placed)
+        "host.worker",
         # runners
         "runner.warm",  # started ahead of its job, with nothing in it
         "runner.start",

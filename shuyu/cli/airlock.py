@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shuyu.audit.events import flush_sink, install_sink
+from shuyu.audit.events import flush_sink
 from shuyu.platform.layout import Layout
 from shuyu.settings import PlatformSettings
 
@@ -26,31 +26,22 @@ def process(
         Path | None, typer.Option(help="The service's files (default: the state folder's).")
     ] = None,
     key_file: Annotated[
-        Path | None, typer.Option("--key", help="Masking key (default: $SHUYU_MASKING_KEY_FILE).")
+        Path | None,
+        typer.Option("--key", help="Masking key (default: $SHUYU_MASKING_KEY_FILE, else var's)."),
     ] = None,
 ) -> None:
-    """Pseudonymise, join and place every approved table import."""
-    from shuyu.airlock.desk import AirlockDesk  # noqa: PLC0415
-    from shuyu.airlock.host import place_tables  # noqa: PLC0415
-    from shuyu.airlock.place import WorkspacePlacer  # noqa: PLC0415
-    from shuyu.data.masking.key import read_key  # noqa: PLC0415
-    from shuyu.policy.cache import PolicyCache  # noqa: PLC0415
-    from shuyu.store.database import Database  # noqa: PLC0415
+    """Pseudonymise, join and place every approved table import (the host worker that
+    `make up` starts does it every interval)."""
+    from shuyu.platform.host_steps import AIRLOCK, host_steps  # noqa: PLC0415
+    from shuyu.platform.host_worker import host_lock  # noqa: PLC0415
 
-    settings = PlatformSettings.from_env()
     layout = Layout.default()
-    url = db or settings.db_url or layout.db_url
-    key = read_key(key_file if key_file is not None else None)
-    database = Database(url)
-    database.upgrade()
-    install_sink(url)
-    policies = PolicyCache()
-    placer = WorkspacePlacer(settings)
-    desk = AirlockDesk(database, policies, files or layout.state / "files", placer)
     try:
-        done = place_tables(
-            desk, settings, policies=policies(), key=key, place=placer, say=typer.echo
-        )
+        with host_lock(layout, wait=True):
+            steps = host_steps(
+                layout, PlatformSettings.from_env(), db_url=db, files=files, key_file=key_file
+            )
+            done = steps[AIRLOCK].run(typer.echo)
     finally:
         flush_sink()
     if not done:

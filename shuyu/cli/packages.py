@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shuyu.audit.events import flush_sink, install_sink
+from shuyu.audit.events import flush_sink
 from shuyu.platform.layout import Layout
 from shuyu.settings import PlatformSettings
 
@@ -39,22 +39,16 @@ def index(
 
 @app.command("fetch")
 def fetch(db: DbOption = "") -> None:
-    """Download, check and publish the wheels of every approved request (on the host)."""
-    from shuyu.packages.desk import PackageDesk  # noqa: PLC0415
-    from shuyu.packages.fetch import fetch_approved  # noqa: PLC0415
-    from shuyu.policy.cache import PolicyCache  # noqa: PLC0415
-    from shuyu.store.database import Database  # noqa: PLC0415
+    """Download, check and publish the wheels of every approved request (on the host;
+    the host worker that `make up` starts does it every interval)."""
+    from shuyu.platform.host_steps import PACKAGES, host_steps  # noqa: PLC0415
+    from shuyu.platform.host_worker import host_lock  # noqa: PLC0415
 
-    settings = PlatformSettings.from_env()
-    url = db or settings.db_url or Layout.default().db_url
-    database = Database(url)
-    database.upgrade()
-    install_sink(url)
-    policies = PolicyCache()
+    layout = Layout.default()
     try:
-        done = fetch_approved(
-            PackageDesk(database, policies), settings, policies().sandbox.packages, typer.echo
-        )
+        with host_lock(layout, wait=True):
+            step = host_steps(layout, PlatformSettings.from_env(), db_url=db)[PACKAGES]
+            done = step.run(typer.echo)
     finally:
         flush_sink()
     if not done:

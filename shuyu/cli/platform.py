@@ -48,3 +48,31 @@ def down_cmd(
     """Stop the sandboxes and the services; the firewall removes its rules on the way out."""
     down(volumes=volumes)
     typer.echo("数域 shuyu 已停止 / is down")
+
+
+@app.command("host-worker")
+def host_worker_cmd(
+    interval: Annotated[
+        float, typer.Option(help="Seconds between passes (default: $SHUYU_HOST_INTERVAL).")
+    ] = 0,
+) -> None:
+    """The host's standing work in the foreground: approved packages fetched, approved
+    table imports placed, every interval (`make up` starts it in the background)."""
+    import threading  # noqa: PLC0415
+
+    from shuyu.audit.events import flush_sink  # noqa: PLC0415
+    from shuyu.platform.host_steps import host_steps  # noqa: PLC0415
+    from shuyu.platform.host_worker import serve, stop_on_signals  # noqa: PLC0415
+    from shuyu.settings import HostSettings, PlatformSettings  # noqa: PLC0415
+
+    layout = Layout.default()
+    every = interval or HostSettings.from_env().host_interval
+    stop = threading.Event()
+    stop_on_signals(stop)
+    steps = list(host_steps(layout, PlatformSettings.from_env()).values())
+    typer.echo(f"host worker: every {every:g} s: {', '.join(s.name for s in steps)}")
+    try:
+        passes = serve(layout, steps, interval=every, stop=stop, say=typer.echo)
+    finally:
+        flush_sink()
+    typer.echo(f"host worker: stopped after {passes} passes")

@@ -15,7 +15,6 @@ A product scope names an API product (`enterprise_credit`) or a registered model
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,7 +24,7 @@ from sqlalchemy import Connection, text
 
 from shuyu.errors import InputError
 from shuyu.governance.tables import FreezeRow
-from shuyu.store.database import Database
+from shuyu.store.database import shared_database
 
 
 class FreezeKind(StrEnum):
@@ -186,16 +185,8 @@ def active_freezes(connection: Connection) -> list[FreezeView]:
     ]
 
 
-_databases: dict[str, Database] = {}
-_databases_lock = threading.Lock()
-
-
 def read_active_freezes(db_url: str) -> list[FreezeView]:
     """The active freezes in the platform database at `db_url` (the hub's reading: one
     engine per URL for the life of the process)."""
-    with _databases_lock:
-        db = _databases.get(db_url)
-        if db is None:
-            db = _databases[db_url] = Database(db_url)
-    with db.engine.connect() as connection:
+    with shared_database(db_url).engine.connect() as connection:
         return active_freezes(connection)

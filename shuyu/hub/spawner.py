@@ -34,6 +34,7 @@ from shuyu.hub.freeze import freeze_refusal
 from shuyu.hub.grants import NotAuthorised, SandboxGrant, grant_sandbox, valid_scenarios
 from shuyu.hub.mlflow_credentials import PartnerCredentials, new_partner_credentials
 from shuyu.hub.roles import SUBMIT_SCOPE
+from shuyu.packages.sets import index_path
 from shuyu.policy import load_policies
 from shuyu.policy.models import Policies
 from shuyu.production.scenario_notebooks import DEVELOP
@@ -42,6 +43,7 @@ from shuyu.sandbox.hardening import RESOURCE_KEYS, lockdown
 from shuyu.sandbox.limits import SandboxLimits
 from shuyu.sandbox_env import SUBMIT_TOKEN_ENV, SUBMIT_URL_ENV
 from shuyu.settings import PlatformSettings
+from shuyu.store.database import shared_database
 
 SCENARIO_OPTION = "scenario"
 SUBMIT_TOKEN_NOTE = "shuyu sandbox submissions"  # noqa: S105 - a token's label
@@ -294,17 +296,30 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
             },
         }
 
+    def _index_path(self, policies: Policies, scenario: str) -> str:
+        """The package set this sandbox installs from: its scenario's own when policy
+        keeps sets per scenario; a path that serves nothing when that cannot be read."""
+        policy = policies.sandbox.packages
+        if not policy.per_scenario:
+            return "simple/"
+        try:
+            return index_path(shared_database(self.settings.db_url), policy, scenario)
+        except Exception as exc:
+            self.log.warning("shuyu: cannot read %s's package set: %s", scenario, exc)
+            return "unavailable/simple/"
+
     def _sandbox_env(
         self,
         grant: SandboxGrant,
         limits: SandboxLimits,
         credentials: PartnerCredentials | None,
+        policies: Policies,
     ) -> dict[str, str]:
         env = {"LANG": "zh_CN.UTF-8", **grant.environment.to_env(), **limits.to_env()}
         # pip's index: the in-domain one, the sandbox's one new peer (plain HTTP on the
         # sandbox network, hence trusted by address)
         env |= {
-            "PIP_INDEX_URL": self.settings.index_url,
+            "PIP_INDEX_URL": self.settings.index_url(self._index_path(policies, grant.scenario.id)),
             "PIP_TRUSTED_HOST": self.settings.index_ip,
         }
         if credentials is not None:
@@ -346,7 +361,7 @@ class ShuyuSpawner(DockerSpawner):  # type: ignore[misc]
         credentials = self._mlflow_credentials(settings, grant)
         limits = SandboxLimits.from_policy(policies.sandbox)
         self.environment = {
-            **self._sandbox_env(grant, limits, credentials),
+            **self._sandbox_env(grant, limits, credentials, policies),
             **self._submission_token(settings, policies.sandbox.max_server_age_seconds),
         }
         started = time.monotonic()

@@ -61,30 +61,46 @@ def check_wheels(folder: Path, policy: PackagePolicy, image_pins: dict[str, str]
             refused.append(
                 f"{path.name}: {size} bytes, over max_wheel_bytes {policy.max_wheel_bytes}"
             )
-        problem = _unreadable(path)
+        problem, modules = _read(path)
         if problem:
             refused.append(f"{path.name}: {problem}")
-        publish.append((path, WheelRecord(path.name, file_sha256(path), size)))
+        publish.append((path, WheelRecord(path.name, file_sha256(path), size, modules)))
     if total > policy.max_request_bytes:
         refused.append(f"{total} bytes in all, over max_request_bytes {policy.max_request_bytes}")
     return Checked(publish, in_image, refused)
 
 
-def _unreadable(path: Path) -> str:
+def _read(path: Path) -> tuple[str, tuple[str, ...]]:
+    """Why the wheel cannot be published ("" if it can), and the modules it installs."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             broken = archive.testzip()
+            top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
+            listed = archive.read(top_level[0]).decode("utf-8", "replace") if top_level else ""
     except (zipfile.BadZipFile, OSError) as exc:
-        return f"not a readable zip ({exc})"
+        return f"not a readable zip ({exc})", ()
     if broken is not None:
-        return f"member {broken} is damaged"
+        return f"member {broken} is damaged", ()
     leaving = [n for n in names if n.startswith("/") or ".." in Path(n).parts]
     if leaving:
-        return f"member {leaving[0]!r} would be written outside the install folder"
+        return f"member {leaving[0]!r} would be written outside the install folder", ()
     if not any(n.endswith(".dist-info/METADATA") for n in names):
-        return "no .dist-info/METADATA: not a wheel pip would install"
-    return ""
+        return "no .dist-info/METADATA: not a wheel pip would install", ()
+    return "", top_modules(names, listed)
+
+
+def top_modules(names: list[str], top_level_txt: str = "") -> tuple[str, ...]:
+    """The top-level modules a wheel installs (what `import x` names): its
+    top_level.txt where it has one, else the first part of each installed path."""
+    found = {line.strip().split("/")[0] for line in top_level_txt.splitlines() if line.strip()}
+    if not found:
+        for name in names:
+            first = name.split("/", 1)[0]
+            if first.endswith((".dist-info", ".data")) or first.endswith(".pth"):
+                continue
+            found.add(first.split(".", 1)[0])  # pkg/…, mod.py, ext.cpython-311-….so
+    return tuple(sorted(m for m in found if m.isidentifier()))
 
 
 def read_image_pins(requirements: Path) -> dict[str, str]:

@@ -3,7 +3,9 @@ it published or why the checks refused it. Each step a transaction and an audit 
 
 A partner asks for one exact version (what is reviewed is what is installed) for a
 scenario it is authorised for; a name on the policy's denylist is refused at once. What
-the index serves is the same for every sandbox: an approved package is approved for all.
+the index serves is the same for every sandbox (an approved package is approved for
+all) unless policy keeps sets per scenario (`shuyu.packages.sets`): then it is approved
+for the request's scenario only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import select
 
 from shuyu.audit.events import audit_event, now_iso
 from shuyu.errors import InputError
+from shuyu.packages.sets import set_of
 from shuyu.packages.states import LABELS, PackageState, transition
 from shuyu.packages.tables import PackageRequestRow
 from shuyu.policy.models import Policies
@@ -51,6 +54,20 @@ class WheelRecord:
     filename: str
     sha256: str
     size: int
+    modules: tuple[str, ...] = ()  # the top-level modules it installs (`import x`)
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.__dict__, "modules": list(self.modules)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> WheelRecord:
+        modules = data.get("modules", [])
+        return cls(
+            filename=str(data["filename"]),
+            sha256=str(data["sha256"]),
+            size=int(str(data["size"])),
+            modules=tuple(str(m) for m in modules) if isinstance(modules, list) else (),
+        )
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ class PackageView:
     note: str
     files: tuple[WheelRecord, ...]
     created_at: str
+    index_set: str = ""  # the scenario whose own set it is published to; "" for all
 
     def label(self, en: bool) -> str:
         return LABELS[self.state][1 if en else 0]
@@ -86,7 +104,8 @@ def _view(row: PackageRequestRow) -> PackageView:
         decided_by=row.decided_by,
         decided_at=row.decided_at,
         note=row.note,
-        files=tuple(WheelRecord(**f) for f in json.loads(row.files)),
+        files=tuple(WheelRecord.from_json(f) for f in json.loads(row.files)),
+        index_set=row.index_set,
         created_at=row.created_at,
     )
 
@@ -139,11 +158,13 @@ class PackageDesk:
             raise InputError(
                 "purpose", "say what the package is for (at least 4 characters)", value=ask.purpose
             )
+        index_set = set_of(policies.sandbox.packages, ask.scenario)
         with self.db.session(write=True) as session:
             already = session.scalars(
                 select(PackageRequestRow).where(
                     PackageRequestRow.name == name,
                     PackageRequestRow.version == version,
+                    PackageRequestRow.index_set == index_set,
                     PackageRequestRow.state.in_([s.value for s in OPEN]),
                 )
             ).first()
@@ -167,6 +188,7 @@ class PackageDesk:
                 decided_at="",
                 note="",
                 files="[]",
+                index_set=index_set,
                 created_at=ts,
                 updated_at=ts,
             )
@@ -219,7 +241,8 @@ class PackageDesk:
 
     def visible_to(self, who: Principal) -> list[PackageView]:
         """An administrator sees every request; a partner's user its partner's and every
-        published package (what its sandbox can install)."""
+        published package its sandboxes can install (of its scenarios' sets, when
+        policy keeps sets per scenario)."""
         with self.db.session() as session:
             query = select(PackageRequestRow).order_by(PackageRequestRow.created_at.desc())
             rows = [_view(r) for r in session.scalars(query)]
@@ -228,7 +251,25 @@ class PackageDesk:
         partner = self.policies().partner_of(who.username)
         if partner is None:
             raise Forbidden(f"{who.username} is neither an administrator nor a partner's user")
-        return [r for r in rows if r.partner == partner.id or r.state is PackageState.PUBLISHED]
+        policy = self.policies().sandbox.packages
+        installable = {set_of(policy, s) for s in self.scenarios_of(who)}
+        return [
+            r
+            for r in rows
+            if r.partner == partner.id
+            or (r.state is PackageState.PUBLISHED and r.index_set in installable)
+        ]
+
+    def published_for(self, scenario: str) -> list[PackageView]:
+        """What a production run of `scenario` may install: the published requests of
+        the set its sandboxes install from."""
+        index_set = set_of(self.policies().sandbox.packages, scenario)
+        with self.db.session() as session:
+            query = select(PackageRequestRow).where(
+                PackageRequestRow.state == PackageState.PUBLISHED.value,
+                PackageRequestRow.index_set == index_set,
+            )
+            return [_view(r) for r in session.scalars(query.order_by(PackageRequestRow.updated_at))]
 
     def scenarios_of(self, who: Principal) -> list[str]:
         """The scenarios `who` may ask a package for now (none for staff)."""
@@ -252,7 +293,7 @@ class PackageDesk:
                 raise NotFound(f"package request {request_id} not found")
             to = PackageState.FAILED if refused else PackageState.PUBLISHED
             row.state = transition(PackageState(row.state), to, request_id).value
-            row.files = json.dumps([f.__dict__ for f in files])
+            row.files = json.dumps([f.to_json() for f in files])
             if refused:
                 row.note = refused
             row.updated_at = now_iso()

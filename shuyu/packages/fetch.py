@@ -6,7 +6,8 @@ image's Python and platform (`shuyu.images.wheelhouse.target_args`: binary wheel
 only, CPython 3.11 on bookworm's glibc) under the image's own pins as constraints, so
 that what a sandbox installs fits what it has. Then `shuyu.packages.checks`; a request
 that fails them (or that pip cannot satisfy with wheels) is recorded as failed with the
-reason, and nothing of it is published.
+reason, and nothing of it is published. The wheels go to the request's set: the index's
+top folder, or its scenario's own (`shuyu.packages.sets`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from shuyu import docker_engine
 from shuyu.images.wheelhouse import target_args
 from shuyu.packages.checks import check_wheels, read_image_pins
 from shuyu.packages.desk import PackageDesk, PackageView
+from shuyu.packages.sets import set_folder
 from shuyu.policy.models import PackagePolicy
 from shuyu.settings import PlatformSettings
 
@@ -78,9 +80,10 @@ def fetch_one(
         checked = check_wheels(folder, policy, image_pins)
         if checked.refused:
             return desk.fetched(request.id, files=[], refused="; ".join(checked.refused))
+        at = set_folder(desk.db, request.index_set)
         docker_engine.fill_volume(
             settings.packages_volume,
-            {record.filename: path for path, record in checked.publish},
+            {f"{at}/{record.filename}".lstrip("/"): path for path, record in checked.publish},
             image=settings.notebook_image,
             labels={"org.shuyu.project": settings.project, "org.shuyu.role": "packages"},
         )

@@ -5,15 +5,22 @@ pypiserver over the packages volume (mounted read-only), with no fallback to any
 index (an unknown name is a 404, not a redirect out of the domain) and links carrying
 each wheel's sha256 (pip checks them). Reads only: any other method is refused before
 pypiserver sees it, so nobody uploads, whatever the volume's mode.
+
+A scenario's own set (`shuyu.packages.sets`, when policy keeps sets per scenario) is
+served at `/<token>/simple/` by a pypiserver app of its own over `.sets/<token>/`; a
+token with no folder is a 404 like any unknown path.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIServer, make_server
+
+from shuyu.packages.sets import SETS, TOKEN
 
 PACKAGES = Path("/srv/shuyu-packages")
 READ_ONLY = (
@@ -36,7 +43,7 @@ def read_only(app: Wsgi) -> Wsgi:
     return guarded
 
 
-def index_app(root: Path) -> Wsgi:
+def _pypiserver(root: Path) -> Wsgi:
     import pypiserver  # noqa: PLC0415 - the service image's
     from pypiserver.config import Config  # noqa: PLC0415
 
@@ -56,8 +63,43 @@ def index_app(root: Path) -> Wsgi:
             str(root),
         ]
     )
-    app = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)
-    return read_only(app)
+    # each call is a new app: pypiserver re-imports its module for every config
+    app: Wsgi = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)
+    return app
+
+
+def _not_found(start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+    return [b"Not Found\n"]
+
+
+def index_app(root: Path) -> Wsgi:
+    top = _pypiserver(root)
+    sets: dict[str, Wsgi] = {}
+    lock = threading.Lock()
+
+    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if any(part.startswith(".") for part in path.split("/")):
+            return _not_found(start_response)  # the sets' folder, or a way out of the root
+        first, _, rest = path.lstrip("/").partition("/")
+        if not TOKEN.match(first):
+            return top(environ, start_response)
+        folder = root / SETS / first
+        if not folder.is_dir():
+            return _not_found(start_response)
+        with lock:
+            app = sets.get(first)
+            if app is None:
+                app = sets[first] = _pypiserver(folder)
+        inner = {
+            **environ,
+            "SCRIPT_NAME": f"{environ.get('SCRIPT_NAME', '')}/{first}",
+            "PATH_INFO": f"/{rest}",
+        }
+        return app(inner, start_response)
+
+    return read_only(dispatch)
 
 
 class _Server(ThreadingMixIn, WSGIServer):

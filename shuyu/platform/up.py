@@ -30,6 +30,7 @@ from shuyu.errors import ShuyuError
 from shuyu.fsutil import atomic_write_text
 from shuyu.hub.roles import staff_role
 from shuyu.images import build as images
+from shuyu.platform import host_worker
 from shuyu.platform.compose import compose, write_env_file
 from shuyu.platform.hub_client import Account, HubSession, approve_partners
 from shuyu.platform.layout import Layout
@@ -74,6 +75,9 @@ class UpOptions:
     """The product API for consumers (plain HTTP on `http_bind`: terminate TLS in front)."""
     build_images: bool = True
     policies_dir: Path | None = None
+    host_worker: bool = True
+    """Start the host worker (`shuyu.platform.host_worker`) in the background; tests that
+    drive the host's steps themselves leave it off."""
 
 
 def _copy_secret(source: Path, target: Path) -> None:
@@ -301,6 +305,10 @@ def up(
     partners = [a for a in accounts if a.role == "partner"]
     approve_partners(url, admin, partners, ca=layout.tls.ca_cert)
     say(f"accounts: {len(accounts)} demo accounts in {layout.demo_accounts}")
+    if options.host_worker:
+        pid, started = host_worker.start(layout)
+        state = "started" if started else "kept"
+        say(f"host worker: {state} (pid {pid}; log {layout.state / 'host-worker.log'})")
     return url
 
 
@@ -319,6 +327,7 @@ def down(
     behind)."""
     layout = layout or Layout.default()
     settings = settings or PlatformSettings.from_env()
+    host_worker.stop(layout)  # first: a pass in progress finishes before its engine goes
     client = docker_engine.client()
     # everything the platform started outside compose carries its project label: the
     # sandboxes, and runners, volume fillers or readers a stopped service left behind

@@ -395,6 +395,13 @@ class PackagePolicy(Strict):
     """Names never taken (PEP 503 normalised when compared): known malicious packages,
     typosquats of common ones, tools that tunnel or exfiltrate."""
 
+    per_scenario: bool = False
+    """Keep approved sets per scenario: a package approved on a request for one scenario
+    is installable in that scenario's sandboxes and production runs only. Off, every
+    approved package is in the one set all sandboxes see. Switching it does not move
+    what was published: a package published to the other kind of set is asked for
+    again."""
+
 
 class AirlockPolicy(Strict):
     """What the import airlock takes from a partner."""

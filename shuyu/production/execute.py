@@ -3,6 +3,7 @@
 Reads /input/run.json (the papermill parameters and timeouts), executes
 /input/production.ipynb with papermill into /output/run.ipynb (the working folder is
 /output, the one folder it may write) and renders /output/run.html with the code hidden.
+Approved wheels among the inputs (`shuyu.production.packages`) are installed first.
 The exit status says how it ended, so that the service can tell a failure of the code
 from one of the environment (which it retries):
 """
@@ -10,6 +11,8 @@ from one of the environment (which it retries):
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +21,8 @@ from typing import Any
 from shuyu.notebooks import execute, import_papermill, kernel, to_html
 from shuyu.production.states import FailureReason
 from shuyu.runner.job import INPUTS_READY
-from shuyu.sandbox_env import OUTPUT
+from shuyu.sandbox.pip_guide import workspace_prefix
+from shuyu.sandbox_env import OUTPUT, WHEELS_ENV
 
 INPUT = Path("/input")
 RECORD_FILES: tuple[str, ...] = ("run.ipynb", "run.html")
@@ -58,10 +62,47 @@ def main(argv: list[str] | None = None) -> int:
         return run(started)
 
 
+def install_wheels(folder: Path) -> str:
+    """The approved wheels the service gave this run, installed offline where a
+    sandbox installs them (before the kernel starts, so that it finds them); "" or why
+    not."""
+    wheels = sorted(str(p) for p in folder.glob("*.whl"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--prefix",
+            str(workspace_prefix()),
+            *wheels,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )
+    if done.returncode == 0:
+        return ""
+    return " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+
+
 def run(started: Any) -> int:
     """The run on /input: on the `started` kernel, or one of its own (None)."""
     spec = json.loads((INPUT / "run.json").read_text(encoding="utf-8"))
     notebook, html = (Path(OUTPUT) / name for name in RECORD_FILES)
+    wheels = os.environ.get(WHEELS_ENV, "")
+    if wheels and started is None:
+        failed = install_wheels(Path(wheels))
+        if failed:
+            print(f"shuyu-production: the approved packages: {failed}", file=sys.stderr)
+            return _CODE_OF[FailureReason.NOTEBOOK_ERROR]
     code = 0
     try:
         execute(

@@ -44,6 +44,7 @@ from shuyu.production.execute import EXIT_CODES
 from shuyu.production.inputs import report_window, time_field
 from shuyu.production.output_check import check_outputs
 from shuyu.production.output_rules import rules_for
+from shuyu.production.packages import ApprovedWheels, runner_env
 from shuyu.production.prepare import BATCH, Window, build_batch
 from shuyu.production.scenario_notebooks import PRODUCTION, scenario_file
 from shuyu.production.states import (
@@ -228,8 +229,10 @@ class ProductionService:
         today: Callable[[], dt.date] = dt.date.today,
         now: Callable[[], dt.datetime] = _now,
         governance: Governance | None = None,
+        packages: ApprovedWheels | None = None,
     ) -> None:
         self.db = db
+        self.packages = packages  # None: a run gets the runner image's packages only
         self.governance = governance  # None: no filing or freeze is asked for
         self.policies = policies
         self.files = files
@@ -766,9 +769,11 @@ class ProductionService:
             batch_step = self._batch_step(job, parameters)
             runner_id = self._runner_id(row, "notebook")
             timeout = job.timeout_seconds
+            scenario = job.scenario
         started = self.now()
         outcome = self._execute(
             run_id,
+            scenario=scenario,
             runner_id=runner_id,
             batch_step=batch_step,
             timeout=timeout,
@@ -820,6 +825,7 @@ class ProductionService:
         self,
         run_id: str,
         *,
+        scenario: str,
         runner_id: str,
         batch_step: _BatchStep,
         timeout: int,
@@ -834,6 +840,28 @@ class ProductionService:
             # the platform's batch step failed, not the notebook: no notebook exit code
             return RunnerResult(
                 runner_id, Outcome.FAILED, None, f"building the input batch: {exc}", {}, "", 0.0
+            )
+        try:
+            wheels = (
+                self.packages.inputs(self.executor, scenario, ready.notebook)
+                if self.packages is not None
+                else {}
+            )
+        except ShuyuError as exc:
+            return RunnerResult(
+                runner_id, Outcome.FAILED, None, f"the approved packages: {exc}", {}, "", 0.0
+            )
+        if wheels:
+            audit_event(
+                "package.install",
+                "platform",
+                "allowed",
+                target=run_id,
+                scenario=scenario,
+                files={
+                    name.removeprefix("wheels/"): hashlib.sha256(data).hexdigest()
+                    for name, data in wheels.items()
+                },
             )
         buffer = io.BytesIO()
         frame.write_parquet(buffer)
@@ -860,9 +888,11 @@ class ProductionService:
                     "run.json": json.dumps(run_spec).encode(),
                     BATCH: batch,
                     **model_inputs,
+                    **wheels,
                     **folder_inputs(default_policies_dir(), "policies"),
                 },
-                env=dict(NOTEBOOK_RUNNER.env),
+                # with wheels to install first, the job is not a warm runner's
+                env={**NOTEBOOK_RUNNER.env, **runner_env(wheels)},
                 timeout_seconds=timeout + START_TIMEOUT + 60,
                 mem_limit=NOTEBOOK_RUNNER.mem_limit,
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -313,10 +314,12 @@ class DockerExecutor:
             self._remove(container, own)
         self._remove(None, self._names(name))
 
-    def read_volume(self, volume: str, *, max_bytes: int) -> dict[str, bytes]:
+    def read_volume(
+        self, volume: str, *, max_bytes: int, names: Sequence[str] = ()
+    ) -> dict[str, bytes]:
         labels = {"org.shuyu.project": self.settings.project}
         return docker_engine.read_volume(
-            volume, image=self.image, labels=labels, max_bytes=max_bytes
+            volume, image=self.image, labels=labels, max_bytes=max_bytes, names=names
         )
 
     def running(self) -> list[str]:

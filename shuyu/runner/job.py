@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -118,9 +118,13 @@ class Executor(Protocol):
 
     def cancel(self, job_id: str) -> None: ...
 
-    def read_volume(self, volume: str, *, max_bytes: int) -> dict[str, bytes]:
-        """The files of an in-domain volume, for platform code (a production run's
-        batch is built from its view by the service, with nothing started beside it)."""
+    def read_volume(
+        self, volume: str, *, max_bytes: int, names: Sequence[str] = ()
+    ) -> dict[str, bytes]:
+        """The files of an in-domain volume (or only `names`), for platform code: a
+        production run's batch is built from its view by the service, and the approved
+        wheels it needs are read from the index's volume, with nothing started beside
+        them."""
         ...
 
     def running(self) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from shuyu.runner.docker_executor import DockerExecutor, WarmRunner
 from shuyu.runner.job import RunnerJob, RunnerResult, WarmSpec
@@ -85,8 +86,10 @@ class WarmPool:
     def cancel(self, job_id: str) -> None:
         self.executor.cancel(job_id)
 
-    def read_volume(self, volume: str, *, max_bytes: int) -> dict[str, bytes]:
-        return self.executor.read_volume(volume, max_bytes=max_bytes)
+    def read_volume(
+        self, volume: str, *, max_bytes: int, names: Sequence[str] = ()
+    ) -> dict[str, bytes]:
+        return self.executor.read_volume(volume, max_bytes=max_bytes, names=names)
 
     def running(self) -> list[str]:
         return self.executor.running()

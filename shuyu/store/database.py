@@ -11,6 +11,7 @@ Migrations are Alembic's, applied by `upgrade()` at a service's start.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,17 @@ def _engine(url: str, *, echo: bool) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+_shared: dict[str, Database] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_database(url: str) -> Database:
+    """One engine per URL for the life of the process: the hub's readings (freezes, the
+    sandbox's package set), which must not open a new pool at every spawn."""
+    with _shared_lock:
+        db = _shared.get(url)
+        if db is None:
+            db = _shared[url] = Database(url)
+        return db

@@ -30,6 +30,7 @@ from shuyu.governance.lifecycle import Lifecycle
 from shuyu.governance.production_gate import ProductionGate
 from shuyu.packages.desk import PackageDesk
 from shuyu.policy.cache import PolicyCache
+from shuyu.production.packages import ApprovedWheels
 from shuyu.production.scheduler import ProductionScheduler
 from shuyu.production.service import NOTEBOOK_RUNNER, ProductionService
 from shuyu.products.desk import ProductDesk, product_desk
@@ -104,6 +105,7 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         registrar=registrar,
         notify=notify,
     )
+    package_desk = PackageDesk(db, policies)
     production = ProductionService(
         db,
         policies,
@@ -115,6 +117,7 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         notify=notify,
         concurrency=service_settings.production_concurrency,
         governance=ProductionGate(db),
+        packages=ApprovedWheels(package_desk, settings.packages_volume),
     )
     product_settings = ProductSettings.from_env()
     products = ProductsCache(policies)
@@ -145,7 +148,7 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
             notify=notify,
             clock=desk.clock,
         ),
-        packages=PackageDesk(db, policies),
+        packages=package_desk,
         airlock=AirlockDesk(
             db, policies, service_settings.service_files, WorkspacePlacer(settings)
         ),

@@ -92,6 +92,20 @@ class RunningPlatform:
         finally:
             path.write_text(saved, encoding="utf-8")
 
+    @contextlib.contextmanager
+    def packages_changed(self, **changes: object) -> Iterator[None]:
+        """Change the sandbox policy's `packages` (e.g. `per_scenario`) for the duration:
+        the hub reads it at every spawn."""
+        path = self.policies / "sandbox.yaml"
+        saved = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(saved)
+        data["packages"].update(changes)
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        try:
+            yield
+        finally:
+            path.write_text(saved, encoding="utf-8")
+
     def in_service(self, *args: str) -> str:
         """A command in the service's container (compose raises if it fails)."""
         done = compose(self.layout, self.settings, ["exec", "-T", "service", *args], capture=True)
@@ -188,6 +202,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         products_port=TEST_PRODUCTS_PORT,
         build_images=False,
         policies_dir=policies,
+        host_worker=False,  # the tests drive the host's steps themselves
     )
     try:
         url = up(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from wsgiref.simple_server import make_server
@@ -25,7 +26,10 @@ from shuyu.audit import events as audit_events
 from shuyu.packages.desk import PackageAsk, PackageDesk, PackageView
 from shuyu.packages.fetch import fetch_one
 from shuyu.packages.index_server import index_app
+from shuyu.packages.sets import set_token
 from shuyu.packages.states import PackageState
+from shuyu.platform import host_worker
+from shuyu.platform.layout import Layout
 from shuyu.policy import load_policies
 from shuyu.review.service import Principal
 from shuyu.settings import PlatformSettings
@@ -39,6 +43,7 @@ pytestmark = pytest.mark.integration
 
 POLICIES = load_policies()
 PARTNER = Principal("sz-credit", frozenset({"partners"}))
+HEALTH = Principal("hi-underwriter", frozenset({"partners"}))
 ADMIN = Principal("admin", frozenset({"admins"}))
 SETTINGS = PlatformSettings(project="pkgtest")
 FAST = 2.0
@@ -52,6 +57,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     make_sdist(root, "needs-build", "0.1")
     make_wheel(root, "friendly-http", "1.0", requires=("pysocks",))
     make_wheel(root, "PySocks", "1.7.1", module="socks")
+    make_wheel(root, "health-stats", "0.2")
+    make_wheel(root, "bank-stats", "0.3")
     server = make_server("127.0.0.1", 0, index_app(root))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -132,6 +139,40 @@ def test_a_denylisted_dependency_refuses_its_whole_request(
     assert _published(settings) == {}
 
 
+def test_the_host_worker_fetches_an_approval_with_nobody_running_a_command(
+    fetching: tuple[PackageDesk, PlatformSettings],
+    source: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desk, settings = fetching
+    layout = Layout(tmp_path / "var")
+    for name, value in {
+        "VAR": str(layout.root),
+        "DB_URL": desk.db.url,
+        "PROJECT": settings.project,
+        "PACKAGE_SOURCE": source,
+        "HOST_INTERVAL": "1",
+    }.items():
+        monkeypatch.setenv(f"SHUYU_{name}", value)
+    pid, _started = host_worker.start(layout)  # as `make up` does
+    try:
+        ask = PackageAsk(
+            name="tiny-stats", version="1.2.0", scenario="bank_credit", purpose="基线评分模型"
+        )
+        asked = desk.request(PARTNER, ask)
+        desk.decide(ADMIN, asked.id, approve=True, note="")
+        deadline = time.monotonic() + 120
+        while desk.visible_to(ADMIN)[0].state is PackageState.APPROVED:
+            assert time.monotonic() < deadline, (layout.state / "host-worker.log").read_text()
+            time.sleep(0.5)
+        (done,) = desk.visible_to(ADMIN)
+        assert done.state is PackageState.PUBLISHED, done.note
+        assert list(_published(settings)) == ["tiny_stats-1.2.0-py3-none-any.whl"]
+    finally:
+        assert host_worker.stop(layout) == pid
+
+
 # ---------------------------------------------------------------- from inside a sandbox
 
 
@@ -175,7 +216,7 @@ def test_the_index_is_the_one_new_port_and_takes_no_upload(
     outcomes = probe(
         sandbox,
         [
-            {"kind": "http", "url": s.index_url},
+            {"kind": "http", "url": s.index_url()},
             *({"kind": "tcp", "host": s.index_ip, "port": p} for p in (22, 80, 443, 8080)),
         ],
     )
@@ -186,7 +227,7 @@ def test_the_index_is_the_one_new_port_and_takes_no_upload(
     upload = python_in(
         sandbox,
         "import urllib.request, urllib.error\n"
-        f"request = urllib.request.Request({s.index_url.removesuffix('simple/')!r}, "
+        f"request = urllib.request.Request({s.index_url('')!r}, "
         "data=b':action=file_upload', method='POST')\n"
         "try:\n    urllib.request.urlopen(request, timeout=5)\n"
         "except urllib.error.HTTPError as e:\n    print(e.code)\n",
@@ -209,3 +250,52 @@ def test_the_notebooks_pip_is_the_same_guide(sandbox: str) -> None:
     said = python_in(sandbox, KERNEL_PIP).stdout
     assert "tiny-stats==9.9 is not approved" in said
     assert "/services/shuyu/packages" in said
+
+
+def test_with_sets_per_scenario_a_sandbox_installs_its_own_scenario_s_set_only(
+    platform: RunningPlatform, source: str
+) -> None:
+    settings = platform.settings.model_copy(update={"package_source": source})
+    with platform.packages_changed(per_scenario=True):
+        policies = load_policies(platform.policies)
+        database = Database(platform.layout.db_url)
+        audit_events.install_sink(database.url)
+        desk = PackageDesk(database, lambda: policies, lambda: dt.date(2026, 11, 23))
+        try:
+            for who, name, version, scenario in (
+                (HEALTH, "health-stats", "0.2", "health_underwriting"),
+                (PARTNER, "bank-stats", "0.3", "bank_credit"),
+            ):
+                ask = PackageAsk(name=name, version=version, scenario=scenario, purpose="集成测试")
+                asked = desk.decide(ADMIN, desk.request(who, ask).id, approve=True, note="")
+                done = fetch_one(desk, asked, settings, policies.sandbox.packages)
+                assert done.state is PackageState.PUBLISHED, done.note
+        finally:
+            audit_events.flush_sink()
+        health_set, bank_set = (
+            set_token(database, "health_underwriting"),
+            set_token(database, "bank_credit"),
+        )
+        with platform.running(HEALTH.username, "health_underwriting") as box:
+            index = python_in(box, "import os; print(os.environ['PIP_INDEX_URL'])").stdout
+            assert index.strip() == platform.settings.index_url(f"{health_set}/simple/")
+            own = exec_in(box, "pip", "install", "--user", "health-stats==0.2")
+            assert own.returncode == 0, own.stdout + own.stderr
+            # the bank's package is not in this scenario's set: refused with where to ask
+            theirs = exec_in(box, "pip", "install", "--user", "bank-stats==0.3")
+            assert theirs.returncode != 0
+            assert "bank-stats==0.3 is not approved" in theirs.stdout
+            # and the bank's set is not found by a token made up in the sandbox
+            guessed = exec_in(
+                box,
+                "pip",
+                "download",
+                "--no-deps",
+                "-d",
+                "/tmp/x",
+                "--index-url",
+                platform.settings.index_url(f"{'0' * 32}/simple/"),
+                "bank-stats==0.3",
+            )
+            assert guessed.returncode != 0
+            assert bank_set not in index

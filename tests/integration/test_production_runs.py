@@ -23,7 +23,10 @@ import pytest
 
 from shuyu import docker_engine
 from shuyu.data.pipeline import build_demo_views
+from shuyu.packages.checks import check_wheels
+from shuyu.packages.desk import PackageAsk, PackageDesk
 from shuyu.policy import load_policies
+from shuyu.production.packages import ApprovedWheels
 from shuyu.production.scenario_notebooks import PRODUCTION, scenario_notebooks_dir
 from shuyu.production.scheduler import ProductionScheduler
 from shuyu.production.service import NOTEBOOK_RUNNER, JobRequest, ProductionService
@@ -41,6 +44,7 @@ from shuyu.tracking.store_client import ModelVersion
 from shuyu.train.export import save_onnx
 from shuyu.train.private import fit
 from shuyu.train.view import load_view
+from tests.wheels import make_wheel
 
 pytestmark = pytest.mark.integration
 
@@ -195,6 +199,81 @@ def test_a_scheduled_run_fires_after_a_restart_and_releases_scores_with_a_report
     assert "已写出" in report  # the notebook's own output, its code hidden
     assert "scoring.explain" not in report
     assert float(done.seconds) > 0
+
+
+def _approved_package(service: ProductionService, wheel: Path) -> None:
+    """tiny-stats asked, approved and published as the host's fetch publishes it."""
+    desk = PackageDesk(service.db, lambda: POLICIES, lambda: dt.date(2026, 11, 23))
+    ask = PackageAsk(name="tiny-stats", version="1.2.0", scenario=SCENARIO, purpose="基线评分模型")
+    asked = desk.request(Principal("sz-credit", frozenset({"partners"})), ask)
+    desk.decide(Principal("admin", frozenset({"admins"})), asked.id, approve=True, note="")
+    checked = check_wheels(wheel.parent, POLICIES.sandbox.packages, {})
+    desk.fetched(asked.id, files=[record for _path, record in checked.publish])
+    docker_engine.fill_volume(
+        SETTINGS.packages_volume,
+        {wheel.name: wheel},
+        image=RUNNER_IMAGE,
+        labels={"org.shuyu.project": SETTINGS.project},
+    )
+
+
+@pytest.fixture
+def packages() -> Iterator[str]:
+    try:
+        yield SETTINGS.packages_volume
+    finally:
+        for volume in docker_engine.client().volumes.list(
+            filters={"name": SETTINGS.packages_volume}
+        ):
+            volume.remove(force=True)
+
+
+def test_a_notebook_that_imports_an_approved_package_runs_with_it_installed(
+    tmp_path: Path, model: bytes, runners: WarmPool, packages: str
+) -> None:
+    wheel = make_wheel(tmp_path / "wheels", "tiny-stats", "1.2.0")
+    notebooks = _notebooks(
+        tmp_path, "import tiny_stats\nprint('tiny_stats', tiny_stats.VERSION, tiny_stats.__file__)"
+    )
+    service = _service(tmp_path, model, notebooks, runners, packages=_wheels(tmp_path, packages))
+    _approved_package(service, wheel)
+    run = service.run_now(OPERATOR, _job(service))
+    service.run_pending()
+
+    done = service.run(OPERATOR, run.id)
+    assert done.state == "released", (done.reason, done.log_tail[-3000:])
+    report = (Path(done.outbox) / "run.html").read_text(encoding="utf-8")
+    # installed where a sandbox installs it, under the runner's own tmpfs home
+    assert "tiny_stats 1.2.0 /tmp/shuyu-home/.local/lib/python3.11/site-packages/" in report
+
+
+def test_an_approved_wheel_changed_in_the_volume_is_not_installed(
+    tmp_path: Path, model: bytes, runners: WarmPool, packages: str
+) -> None:
+    wheel = make_wheel(tmp_path / "wheels", "tiny-stats", "1.2.0")
+    notebooks = _notebooks(tmp_path, "import tiny_stats")
+    service = _service(tmp_path, model, notebooks, runners, packages=_wheels(tmp_path, packages))
+    _approved_package(service, wheel)
+    swapped = make_wheel(tmp_path / "swapped", "tiny-stats", "1.2.0", extra={"evil.py": b"1"})
+    docker_engine.fill_volume(
+        packages,
+        {wheel.name: swapped},
+        image=RUNNER_IMAGE,
+        labels={"org.shuyu.project": SETTINGS.project},
+    )
+    run = service.run_now(OPERATOR, _job(service, max_attempts=1))
+    service.run_pending()
+
+    done = service.run(OPERATOR, run.id)
+    assert done.state == "failed"
+    assert "tiny_stats-1.2.0-py3-none-any.whl" in done.reason
+    assert "not installed" in done.reason
+
+
+def _wheels(tmp_path: Path, volume: str) -> ApprovedWheels:
+    db = Database(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    db.upgrade()
+    return ApprovedWheels(PackageDesk(db, lambda: POLICIES, lambda: dt.date(2026, 11, 23)), volume)
 
 
 def test_a_notebook_that_prints_resident_ids_is_quarantined(

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from shuyu.packages.index_server import index_app
+from shuyu.packages.sets import SETS
 from tests.wheels import make_wheel
 
 
@@ -63,3 +64,30 @@ def test_nobody_uploads_to_the_index(index: tuple[str, Path], tmp_path: Path) ->
         assert answer.status_code == 405, method
         assert "read-only" in answer.text
     assert sorted(p.name for p in root.iterdir()) == ["tiny_stats-1.2.0-py3-none-any.whl"]
+
+
+def test_a_scenario_set_is_served_under_its_token_only(index: tuple[str, Path]) -> None:
+    url, root = index
+    token = "0123456789abcdef0123456789abcdef"
+    wheel = make_wheel(root / SETS / token, "bank-only", "0.1")
+    page = requests.get(f"{url}/{token}/simple/bank-only/", timeout=10)
+    assert page.status_code == 200
+    (link,) = [part.split('"')[0] for part in page.text.split('href="')[1:]]
+    # the link resolves under the set's own path, and the wheel downloads from it
+    download = requests.get(requests.compat.urljoin(page.url, link), timeout=10)
+    assert download.status_code == 200
+    assert download.content == wheel.read_bytes()
+    # the set every sandbox sees does not list it, nor serve its file
+    assert requests.get(f"{url}/simple/bank-only/", timeout=10).status_code == 404
+    assert requests.get(f"{url}/packages/{wheel.name}", timeout=10).status_code == 404
+    # and the scenario's set does not see the top set's packages
+    assert requests.get(f"{url}/{token}/simple/tiny-stats/", timeout=10).status_code == 404
+
+
+def test_a_token_nobody_was_given_serves_nothing(index: tuple[str, Path]) -> None:
+    url, root = index
+    make_wheel(root / SETS / ("a" * 32), "bank-only", "0.1")
+    for path in (f"{'b' * 32}/simple/", f"{'b' * 32}/simple/bank-only/", ".sets/", "..%2f"):
+        answer = requests.get(f"{url}/{path}", timeout=10, allow_redirects=False)
+        assert answer.status_code == 404, path
+        assert "bank" not in answer.text

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shuyu.packages.checks import check_wheels, read_image_pins
+from shuyu.packages.checks import check_wheels, read_image_pins, top_modules
 from shuyu.policy.models import PackagePolicy
 from tests.wheels import make_sdist, make_wheel
 
@@ -77,3 +77,13 @@ def test_wheels_the_image_has_are_neither_published_nor_counted(tmp_path: Path) 
 
 def test_nothing_downloaded_is_refused(tmp_path: Path) -> None:
     assert check_wheels(tmp_path, POLICY, {}).refused == ["nothing was downloaded"]
+
+
+def test_a_published_wheel_records_the_modules_it_installs(tmp_path: Path) -> None:
+    make_wheel(tmp_path, "scikit-tiny", "0.3", module="sktiny", extra={"sk_ext.py": b""})
+    checked = check_wheels(tmp_path, PackagePolicy(), {})
+    ((_path, record),) = checked.publish
+    assert record.modules == ("sk_ext", "sktiny")  # what `import …` names, not the project
+    # a wheel's own top_level.txt is taken when it has one
+    assert top_modules(["x/__init__.py", "y.py"], "x\n") == ("x",)
+    assert top_modules(["_cext.cpython-311-x86_64-linux-gnu.so", "a-1.0.data/x"]) == ("_cext",)

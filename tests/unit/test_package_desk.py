@@ -14,6 +14,7 @@ from shuyu.audit import events as audit_events
 from shuyu.audit.log import AuditLog
 from shuyu.errors import InputError
 from shuyu.packages.desk import PackageAsk, PackageDesk, WheelRecord
+from shuyu.packages.sets import TOKEN, index_path, set_folder, set_token
 from shuyu.packages.states import PackageState
 from shuyu.policy import load_policies
 from shuyu.review.service import Forbidden, Principal
@@ -155,3 +156,46 @@ def test_a_refusal_by_the_checks_is_recorded_and_may_be_approved_again(
     assert (
         desk.decide(ADMIN, asked.id, approve=True, note="策略已调整").state is PackageState.APPROVED
     )
+
+
+PER_SCENARIO = POLICIES.model_copy(
+    update={
+        "sandbox": POLICIES.sandbox.model_copy(
+            update={"packages": POLICIES.sandbox.packages.model_copy(update={"per_scenario": True})}
+        )
+    }
+)
+
+
+def test_with_sets_per_scenario_an_approval_is_for_the_request_s_scenario_only(
+    database: Database,
+) -> None:
+    audit_events.install_sink(database.url)
+    desk = PackageDesk(database, lambda: PER_SCENARIO, lambda: TODAY)
+    theirs = desk.request(OTHER, _ask(scenario="health_underwriting"))
+    assert theirs.index_set == "health_underwriting"
+    desk.decide(ADMIN, theirs.id, approve=True, note="")
+    desk.fetched(theirs.id, files=[WHEEL])
+    # the bank's sandboxes cannot install it: not listed to the bank, nor to its runs
+    assert desk.visible_to(PARTNER) == []
+    assert desk.published_for("bank_credit") == []
+    assert [r.id for r in desk.published_for("health_underwriting")] == [theirs.id]
+    # so the bank may ask for the same version for its own scenario, and gets its own
+    mine = desk.request(PARTNER, _ask())
+    assert (mine.index_set, mine.state) == ("bank_credit", PackageState.REQUESTED)
+    with pytest.raises(InputError, match="requested already"):
+        desk.request(PARTNER, _ask())
+    audit_events.flush_sink()
+
+
+def test_each_scenario_s_set_has_its_own_unguessable_folder(database: Database) -> None:
+    bank, health = set_token(database, "bank_credit"), set_token(database, "health_underwriting")
+    assert TOKEN.match(bank)
+    assert TOKEN.match(health)
+    assert bank != health
+    assert set_token(database, "bank_credit") == bank  # kept, not made anew
+    assert set_folder(database, "bank_credit") == f".sets/{bank}"
+    assert set_folder(database, "") == ""
+    policy = PER_SCENARIO.sandbox.packages
+    assert index_path(database, policy, "bank_credit") == f"{bank}/simple/"
+    assert index_path(database, POLICIES.sandbox.packages, "bank_credit") == "simple/"

@@ -1,0 +1,104 @@
+"""The approved packages a production notebook imports, handed to its runner.
+
+A notebook developed in a sandbox may import a package its partner installed from the
+in-domain index; the runner image has only its own. The service reads which top-level
+modules the notebook imports (statically: the self-check refuses dynamic imports in a
+scenario notebook), takes the published requests of the scenario's set whose wheels
+install one of them, reads exactly those wheels from the index's volume and checks each
+against the sha256 recorded when the host published it (the volume is the host's to
+write, but what is verified is not trusted). They become runner inputs; the runner
+installs them offline before its kernel starts (`shuyu.production.execute`), so the
+runner gets a cold start (a warm runner's kernel is already up). Nothing
+else of the volume is read, so a run sees no other scenario's set.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import dataclass
+
+from shuyu.errors import ShuyuError
+from shuyu.packages.desk import PackageDesk, WheelRecord
+from shuyu.packages.sets import set_folder
+from shuyu.runner.job import Executor
+from shuyu.sandbox_env import WHEELS_ENV
+from shuyu.selfcheck.notebooks import cell_source, notebook_cells
+from shuyu.selfcheck.static_code.ipython import ipython_to_python
+
+WHEELS = "wheels"
+"""The runner's input folder of wheels."""
+RUNNER_HOME = "/tmp/shuyu-home"  # noqa: S108 - the runner's tmpfs: its root is read-only
+MAX_BYTES = 1 << 30
+
+
+def imported_modules(notebook: bytes) -> set[str]:
+    """The top-level modules the notebook's code cells import (absolute imports)."""
+    try:
+        cells = notebook_cells(json.loads(notebook))
+    except (ValueError, TypeError):
+        return set()
+    found: set[str] = set()
+    for number, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        code, _findings = ipython_to_python(cell_source(cell), f"cell {number}")
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue  # the notebook fails in its runner, as it would anywhere
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+@dataclass(frozen=True)
+class ApprovedWheels:
+    """The published wheels of each scenario's set, in the index's volume."""
+
+    desk: PackageDesk
+    volume: str
+
+    def needed(self, scenario: str, notebook: bytes) -> dict[str, WheelRecord]:
+        """Volume path → record of every wheel of each published request of the
+        scenario's set that installs a module the notebook imports."""
+        modules = imported_modules(notebook)
+        found: dict[str, WheelRecord] = {}
+        for request in self.desk.published_for(scenario):
+            if not any(modules & set(record.modules) for record in request.files):
+                continue
+            at = set_folder(self.desk.db, request.index_set)
+            for record in request.files:
+                found[f"{at}/{record.filename}".lstrip("/")] = record
+        return found
+
+    def inputs(self, executor: Executor, scenario: str, notebook: bytes) -> dict[str, bytes]:
+        """The runner's `wheels/…` inputs, each checked against its recorded sha256."""
+        needed = self.needed(scenario, notebook)
+        if not needed:
+            return {}
+        read = executor.read_volume(self.volume, max_bytes=MAX_BYTES, names=sorted(needed))
+        inputs: dict[str, bytes] = {}
+        for path, record in needed.items():
+            digest = hashlib.sha256(read[path]).hexdigest()
+            if digest != record.sha256:
+                raise ShuyuError(
+                    f"{record.filename} in {self.volume} has sha256 {digest[:12]}…, "
+                    f"published {record.sha256[:12]}…: not installed"
+                )
+            inputs[f"{WHEELS}/{record.filename}"] = read[path]
+        return inputs
+
+
+def runner_env(inputs: dict[str, bytes]) -> dict[str, str]:
+    """What a runner with wheels among its inputs is told (none: nothing). They are
+    installed where a sandbox's are, `~/.local` (`shuyu.sandbox.pip_guide`), under a
+    home in the runner's tmpfs: the image's .pth puts that folder on the kernel's path
+    after the image's own packages, so an approved wheel shadows none of them."""
+    if not inputs:
+        return {}
+    return {WHEELS_ENV: f"/input/{WHEELS}", "HOME": RUNNER_HOME}
