@@ -14,18 +14,17 @@ else of the volume is read, so a run sees no other scenario's set.
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import json
 from dataclasses import dataclass
 
 from shuyu.errors import ShuyuError
 from shuyu.packages.desk import PackageDesk, WheelRecord
 from shuyu.packages.sets import set_folder
+from shuyu.production.scenario_notebooks import PRODUCTION
 from shuyu.runner.job import Executor
 from shuyu.sandbox_env import WHEELS_ENV
-from shuyu.selfcheck.notebooks import cell_source, notebook_cells
-from shuyu.selfcheck.static_code.ipython import ipython_to_python
+from shuyu.selfcheck.static_code.imports import imported_modules as imports_of
+from shuyu.selfcheck.static_code.units import code_units
 
 WHEELS = "wheels"
 """The runner's input folder of wheels."""
@@ -35,25 +34,10 @@ MAX_BYTES = 1 << 30
 
 def imported_modules(notebook: bytes) -> set[str]:
     """The top-level modules the notebook's code cells import (absolute imports)."""
-    try:
-        cells = notebook_cells(json.loads(notebook))
-    except (ValueError, TypeError):
-        return set()
-    found: set[str] = set()
-    for number, cell in enumerate(cells):
-        if cell.get("cell_type") != "code":
-            continue
-        code, _findings = ipython_to_python(cell_source(cell), f"cell {number}")
-        try:
-            tree = ast.parse(code)
-        except SyntaxError:
-            continue  # the notebook fails in its runner, as it would anywhere
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                found |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                found.add(node.module.split(".")[0])
-    return found
+    units, _problems = code_units(
+        notebook.decode("utf-8", errors="replace"), PRODUCTION, notebook=True
+    )
+    return set(imports_of(units))
 
 
 @dataclass(frozen=True)
@@ -62,6 +46,13 @@ class ApprovedWheels:
 
     desk: PackageDesk
     volume: str
+
+    def modules(self, scenario: str) -> list[str]:
+        """The modules the scenario's set installs (what the self-check accepts as
+        approved beside the runner image's)."""
+        return sorted(
+            {m for r in self.desk.published_for(scenario) for f in r.files for m in f.modules}
+        )
 
     def needed(self, scenario: str, notebook: bytes) -> dict[str, WheelRecord]:
         """Volume path → record of every wheel of each published request of the

@@ -58,6 +58,10 @@ class SubmissionInput(BaseModel):
     run: RunRecord
     privacy: PrivacyStatement
     spec_sha256: str = ""  # certified training: the spec the platform trained from
+    approved_modules: tuple[str, ...] = ()
+    """The modules the scenario's approved package set installs (the platform's record of
+    what it published, never the partner's word): what a run may import beside the
+    runner image's own."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,10 @@ what cannot be is listed).
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from shuyu.selfcheck.context import CheckContext
 from shuyu.selfcheck.evidence import capped, evidence_item
@@ -47,7 +50,8 @@ from shuyu.selfcheck.registry import check
 from shuyu.selfcheck.result import CheckResult, Evidence, RiskFactor, Status
 from shuyu.selfcheck.serialised_code import serialised_code
 from shuyu.selfcheck.snapshot_files import ScanProblem, model_roots, walk_entries
-from shuyu.selfcheck.static_code.units import scan_code
+from shuyu.selfcheck.static_code.imports import imported_modules
+from shuyu.selfcheck.static_code.units import code_files, code_units, scan_code
 
 
 def _result(
@@ -250,4 +254,73 @@ def code_stays_in_bounds(ctx: CheckContext) -> CheckResult:
             "violations": float(len(failing)),
             "warnings": float(len(warnings)),
         },
+    )
+
+
+def _imports(code_dir: Path, max_bytes: int) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for label, path in code_files(code_dir):
+        if path is None or path.stat().st_size > max_bytes:
+            continue  # other.static_code says so
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        units, _problems = code_units(text, label, notebook=path.suffix == ".ipynb")
+        for module, where in imported_modules(units).items():
+            found.setdefault(module, where)
+    return found
+
+
+def _installed(module: str) -> bool:
+    """In this runner's image (the one production runs in): found, never imported."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return True  # loaded already in an odd way: it is here
+
+
+@check("other.packages", RiskFactor.OTHER)
+def imports_are_approved(ctx: CheckContext) -> CheckResult:
+    """Every module the code imports is in the runner image, approved for the scenario
+    (its package set) or the code's own: what production installs is the same set."""
+    imported = _imports(ctx.code_dir, ctx.thresholds.scan_max_file_bytes)
+    # the code's own modules: a file or folder of the submitted code
+    own = list(ctx.code_dir.rglob("*")) if ctx.code_dir.is_dir() else []
+    local = {p.stem for p in own if p.suffix == ".py"} | {p.name for p in own if p.is_dir()}
+    approved = set(ctx.submission.approved_modules)
+    outside = {
+        m: where
+        for m, where in sorted(imported.items())
+        if m not in sys.stdlib_module_names and m not in local and not _installed(m)
+    }
+    used = sorted(m for m in outside if m in approved)
+    missing = {m: where for m, where in outside.items() if m not in approved}
+    status = Status.WARN if missing else Status.PASS
+    return _result(
+        "other.packages",
+        status,
+        (
+            "导入的软件包均在运行镜像中或已为本场景批准",
+            "Imported packages: in the runner image or approved for the scenario",
+        ),
+        (
+            f"导入 {len(imported)} 个模块：{len(used)} 个来自已批准软件包"
+            f"{'（' + '、'.join(used) + '）' if used else ''}，{len(missing)} 个未获批准",
+            f"{len(imported)} modules imported: {len(used)} from approved packages"
+            f"{' (' + ', '.join(used) + ')' if used else ''}, {len(missing)} not approved",
+        ),
+        evidence=[
+            Evidence(
+                what_zh=f"导入 {m}：既不在运行镜像中，也未为本场景批准",
+                what_en=f"imports {m}: neither in the runner image nor approved for the scenario",
+                where=safe_label(where),
+                value=m,
+            )
+            for m, where in missing.items()
+        ],
+        remedy=(
+            "在 /services/shuyu/packages 为本场景申请该软件包，或删除该导入："
+            "生产运行只安装已批准的软件包。",
+            "Ask for the package for this scenario on /services/shuyu/packages, or remove the "
+            "import: a production run installs approved packages only.",
+        ),
+        figures={"imported": float(len(imported)), "not_approved": float(len(missing))},
     )

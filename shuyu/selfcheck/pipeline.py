@@ -96,6 +96,8 @@ class SelfCheckPipeline:
     check_timeout: float = 1800.0
     train_timeout: float = 3600.0
     progress: Progress = lambda _line: None
+    approved_modules: Callable[[str], list[str]] = lambda _scenario: []
+    """The modules a scenario's approved package set installs (`ApprovedWheels.modules`)."""
 
     def check(self, request: CheckRequest) -> CheckOutcome:
         work = request.workdir
@@ -125,6 +127,7 @@ class SelfCheckPipeline:
             run=run_record(run),
             privacy=privacy,
             spec_sha256=_spec_sha256(request.spec),
+            approved_modules=tuple(self.approved_modules(request.scenario)),
         )
         self.progress("checks in a check runner …")
         outcome = self._check(request, work, model_dir, submission)

@@ -87,12 +87,15 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         else None
     )
     executor: Executor = warm or runners
+    package_desk = PackageDesk(db, policies)
+    approved_wheels = ApprovedWheels(package_desk, settings.packages_volume)
     pipeline = SelfCheckPipeline(
         store=gate,
         executor=executor,
         settings=settings,
         policies=policies,
         progress=_log.info,
+        approved_modules=approved_wheels.modules,
     )
     approval_key = read_secret(settings.secrets_dir / APPROVAL_KEY).encode()
     registrar = GateRegistrar(gate, approval_key)
@@ -105,7 +108,6 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         registrar=registrar,
         notify=notify,
     )
-    package_desk = PackageDesk(db, policies)
     production = ProductionService(
         db,
         policies,
@@ -117,7 +119,7 @@ def build_service(settings: PlatformSettings, service_settings: ServiceSettings)
         notify=notify,
         concurrency=service_settings.production_concurrency,
         governance=ProductionGate(db),
-        packages=ApprovedWheels(package_desk, settings.packages_volume),
+        packages=approved_wheels,
     )
     product_settings = ProductSettings.from_env()
     products = ProductsCache(policies)

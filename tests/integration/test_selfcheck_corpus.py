@@ -79,6 +79,13 @@ def _cases(platform: RunningPlatform) -> list[dict[str, Any]]:
             "artifacts": {"loss_by_epoch.csv": "epoch,loss\n1,0.69\n2,0.61\n"},
         },
         {
+            # an import the runner image lacks and nobody approved: not a violation, but
+            # the production run would fail, so the reviewer is told
+            "name": "good-but-imports-an-unapproved-package",
+            "expect": None,
+            "notebook": _notebook((CLEAN_CELL + "\nimport lightgbm_unapproved", "")),
+        },
+        {
             "name": "good-certified",
             "expect": None,
             "notebook": clean,
@@ -270,6 +277,16 @@ def test_good_submissions_pass_the_self_check(
     for case in (c for c in cases if c["expect"] is None):
         found = reviewer.get(f"/submissions/{made[case['name']]}").json()
         assert found["state"] == "in_review", (case["name"], found["reason"])
+    packages = {
+        name: next(
+            r["status"]
+            for r in reviewer.get(f"/submissions/{made[name]}/report.json").json()["results"]
+            if r["id"] == "other.packages"
+        )
+        for name in ("good-dp", "good-but-imports-an-unapproved-package")
+    }
+    # read in the real check runner: the clean notebook's imports are all in its image
+    assert packages == {"good-dp": "pass", "good-but-imports-an-unapproved-package": "warn"}
     certified = reviewer.get(f"/submissions/{made['good-certified']}").json()
     assert certified["privacy_kind"] == "certified"
     assert certified["spec_sha256"]

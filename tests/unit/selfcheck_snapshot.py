@@ -232,6 +232,7 @@ def context(
     policies_: Policies | None = None,
     model: onnx.ModelProto | None = None,
     with_model: bool = True,
+    approved_modules: tuple[str, ...] = (),
 ) -> CheckContext:
     """A snapshot under `root` (model/, artifacts/, code/, fingerprints/) and its context."""
     for name in ("artifacts", "code", "view", "fingerprints"):
@@ -246,6 +247,7 @@ def context(
         submitted_at=dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC),
         run=run or run_record(),
         privacy=PrivacyStatement(kind=PrivacyKind.CLAIMED, epsilon=2.98, delta=1e-5),
+        approved_modules=approved_modules,
     )
     return CheckContext(
         policies=policies_ or policies(),

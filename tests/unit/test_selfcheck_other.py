@@ -25,6 +25,7 @@ from shuyu.selfcheck.context import CheckContext
 from shuyu.selfcheck.modelscan_report import modelscan_unavailable
 from shuyu.selfcheck.other_risks import (
     code_stays_in_bounds,
+    imports_are_approved,
     modelscan_finds_nothing,
     onnx_graph_is_closed,
     onnx_only,
@@ -516,3 +517,30 @@ def test_a_notebook_with_chinese_text_in_calls_passes(tmp_path: Path) -> None:
         'ax.set_title("煤炭价格走势")\nax.set_xlabel("月份")\n"价格".encode("utf-8")',
     )
     assert result.status is Status.PASS, wheres(result)
+
+
+# ------------------------------------------------------------ packages it imports
+
+
+def test_an_import_that_is_neither_in_the_image_nor_approved_is_for_the_reviewer(
+    tmp_path: Path,
+) -> None:
+    snapshot = context(tmp_path, with_model=False)
+    (snapshot.code_dir / "train.ipynb").write_text(
+        notebook(code_cell("import numpy, json\nfrom xgboost_shadow import XGB\nimport helpers"))
+    )
+    (snapshot.code_dir / "helpers.py").write_text("X = 1\n")  # the code's own module
+    result = imports_are_approved(snapshot)
+    assert result.status is Status.WARN
+    ((found),) = result.evidence
+    assert found.value == "xgboost_shadow"
+    assert found.where == "code/train.ipynb cell 1 line 2"
+    assert "/services/shuyu/packages" in result.remedy_en
+
+
+def test_an_approved_package_the_image_lacks_passes_and_is_named(tmp_path: Path) -> None:
+    snapshot = context(tmp_path, with_model=False, approved_modules=("tiny_stats",))
+    (snapshot.code_dir / "train.py").write_text("import tiny_stats.core\nimport polars\n")
+    result = imports_are_approved(snapshot)
+    assert result.status is Status.PASS
+    assert "from approved packages (tiny_stats)" in result.summary_en
