@@ -33,11 +33,11 @@ def process(
     """Pseudonymise, join and place every approved table import (the host worker that
     `make up` starts does it every interval)."""
     from shuyu.platform.host_steps import AIRLOCK, host_steps  # noqa: PLC0415
-    from shuyu.platform.host_worker import host_lock  # noqa: PLC0415
+    from shuyu.platform.host_worker import steps_lock  # noqa: PLC0415
 
     layout = Layout.default()
     try:
-        with host_lock(layout, wait=True):
+        with steps_lock(layout):
             steps = host_steps(
                 layout, PlatformSettings.from_env(), db_url=db, files=files, key_file=key_file
             )

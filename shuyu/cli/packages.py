@@ -42,11 +42,11 @@ def fetch(db: DbOption = "") -> None:
     """Download, check and publish the wheels of every approved request (on the host;
     the host worker that `make up` starts does it every interval)."""
     from shuyu.platform.host_steps import PACKAGES, host_steps  # noqa: PLC0415
-    from shuyu.platform.host_worker import host_lock  # noqa: PLC0415
+    from shuyu.platform.host_worker import steps_lock  # noqa: PLC0415
 
     layout = Layout.default()
     try:
-        with host_lock(layout, wait=True):
+        with steps_lock(layout):
             step = host_steps(layout, PlatformSettings.from_env(), db_url=db)[PACKAGES]
             done = step.run(typer.echo)
     finally:

@@ -5,7 +5,8 @@ one place with the masking key. `make up` starts this loop in the background (`s
 platform host-worker`, its log and pid file in the state folder) and `make down` stops
 it, so an administrator's approval is fetched and a data provider's approved import is
 placed within one interval, with nobody running a command. One worker at a time (a lock
-file, which the manual commands take too); each step's work is in its own transactions,
+file), and one pass of the steps at a time (another, which the manual commands wait
+for); each step's work is in its own transactions,
 so a restart loses nothing: what is approved stays approved until a pass handles it, and
 a step that fails is logged and tried again at the next pass.
 """
@@ -57,23 +58,35 @@ def run_pass(steps: list[Step], say: Say) -> dict[str, int | str]:
 
 
 @contextlib.contextmanager
-def host_lock(layout: Layout, *, wait: bool) -> Iterator[None]:
-    """The host's steps one at a time: the worker holds it while it runs; a manual
-    `shuyu packages fetch` or `shuyu airlock process` waits for it (`wait`)."""
-    layout.state.mkdir(parents=True, exist_ok=True)
-    path = layout.state / "host-worker.lock"
+def _flock(path: Path, *, wait: bool, busy: str) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise ShuyuError(
-                f"another host worker holds {path} (pid {_pid(layout) or '?'}): "
-                "stop it first (`make down`), or let it do the work"
-            ) from None
+            raise ShuyuError(busy) from None
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def worker_lock(layout: Layout) -> contextlib.AbstractContextManager[None]:
+    """One worker at a time, held for its life: a second is refused, naming the first."""
+    path = layout.state / "host-worker.lock"
+    return _flock(
+        path,
+        wait=False,
+        busy=f"another host worker holds {path} (pid {_pid(layout) or '?'}): "
+        "stop it first (`make down`), or let it do the work",
+    )
+
+
+def steps_lock(layout: Layout) -> contextlib.AbstractContextManager[None]:
+    """The host's steps one pass at a time: the worker holds it for each pass, and a
+    manual `shuyu packages fetch` or `shuyu airlock process` waits for the pass to end,
+    so the same approval is never handled twice at once."""
+    return _flock(layout.state / "host-steps.lock", wait=True, busy="")
 
 
 def serve(
@@ -81,12 +94,13 @@ def serve(
 ) -> int:
     """Passes every `interval` seconds until `stop`; the number of passes."""
     passes = 0
-    with host_lock(layout, wait=False):
+    with worker_lock(layout):
         audit_event("host.worker", "platform", "allowed", state="started", pid=os.getpid())
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                done = run_pass(steps, say)
+                with steps_lock(layout):
+                    done = run_pass(steps, say)
                 passes += 1
                 if any(v for v in done.values()):
                     say(f"pass {passes}: {done}")

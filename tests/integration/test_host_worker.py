@@ -1,12 +1,14 @@
 """The host worker (`shuyu platform host-worker`), as `make up` starts it: a real
 background process over a real state folder. It starts once (a second start keeps the
-first), holds the host's lock so that no second worker or manual pass runs beside it,
-does a pass every interval, and stops cleanly on `make down`, audited both ways."""
+first), refuses a second worker, does a pass every interval (a manual pass waits for the
+one in progress, not for the worker to end), and stops cleanly on `make down`, audited
+both ways."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,14 +58,23 @@ def test_make_up_starts_one_worker_and_make_down_stops_it(layout: Layout) -> Non
     # while it runs, a second worker is refused with whose lock it is
     with (
         pytest.raises(ShuyuError, match=rf"another host worker .*\(pid {pid}\)"),
-        host_worker.host_lock(layout, wait=False),
+        host_worker.worker_lock(layout),
     ):
         pass
+    # a manual `shuyu packages fetch` waits for the pass in progress, not for the worker
+    manual = threading.Event()
+
+    def manual_pass() -> None:
+        with host_worker.steps_lock(layout):
+            manual.set()
+
+    threading.Thread(target=manual_pass, daemon=True).start()
+    assert manual.wait(10), "a manual pass waited for the worker to end"
     assert host_worker.stop(layout) == pid
     assert "stopped after" in _log(layout)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    with host_worker.host_lock(layout, wait=False):  # released
+    with host_worker.worker_lock(layout):  # released
         pass
     events = [
         (e["action"], json.loads(e["details"]).get("state"))
