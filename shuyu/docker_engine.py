@@ -292,13 +292,14 @@ def read_volume(
             return read_tree(container, "/volume", max_bytes=max_bytes)
         _check_names(volume, names)
         found: dict[str, bytes] = {}
+        left = max_bytes
         for name in names:
-            left = max_bytes - sum(len(data) for data in found.values())
             try:
                 (data,) = read_tree(container, f"/volume/{name}", max_bytes=left).values()
             except (docker.errors.NotFound, ValueError):
                 raise ShuyuError(f"volume {volume}: no file {name}") from None
             found[name] = data
+            left -= len(data)
         return found
     finally:
         container.remove(force=True)

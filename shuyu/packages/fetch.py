@@ -22,7 +22,7 @@ from shuyu import docker_engine
 from shuyu.images.wheelhouse import target_args
 from shuyu.packages.checks import check_wheels, read_image_pins
 from shuyu.packages.desk import PackageDesk, PackageView
-from shuyu.packages.sets import set_folder
+from shuyu.packages.sets import in_folder, set_folder
 from shuyu.policy.models import PackagePolicy
 from shuyu.settings import PlatformSettings
 
@@ -83,7 +83,7 @@ def fetch_one(
         at = set_folder(desk.db, request.index_set)
         docker_engine.fill_volume(
             settings.packages_volume,
-            {f"{at}/{record.filename}".lstrip("/"): path for path, record in checked.publish},
+            {in_folder(at, record.filename): path for path, record in checked.publish},
             image=settings.notebook_image,
             labels={"org.shuyu.project": settings.project, "org.shuyu.role": "packages"},
         )

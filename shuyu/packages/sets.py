@@ -56,6 +56,11 @@ def set_folder(db: Database, index_set: str) -> str:
     return f"{SETS}/{set_token(db, index_set)}" if index_set else ""
 
 
+def in_folder(folder: str, filename: str) -> str:
+    """A published file's path in the packages volume."""
+    return f"{folder}/{filename}" if folder else filename
+
+
 def index_path(db: Database, policy: PackagePolicy, scenario: str) -> str:
     """The index path a sandbox of `scenario` installs from."""
     index_set = set_of(policy, scenario)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from shuyu.audit.events import audit_event
 from shuyu.errors import ShuyuError
 from shuyu.packages.desk import PackageDesk, WheelRecord
-from shuyu.packages.sets import set_folder
+from shuyu.packages.sets import in_folder, set_folder
 from shuyu.production.scenario_notebooks import PRODUCTION
 from shuyu.runner.job import Executor
 from shuyu.sandbox_env import WHEELS_ENV
@@ -58,17 +59,22 @@ class ApprovedWheels:
         """Volume path → record of every wheel of each published request of the
         scenario's set that installs a module the notebook imports."""
         modules = imported_modules(notebook)
-        found: dict[str, WheelRecord] = {}
-        for request in self.desk.published_for(scenario):
-            if not any(modules & set(record.modules) for record in request.files):
-                continue
-            at = set_folder(self.desk.db, request.index_set)
-            for record in request.files:
-                found[f"{at}/{record.filename}".lstrip("/")] = record
-        return found
+        wanted = [
+            request
+            for request in self.desk.published_for(scenario)
+            if any(modules & set(record.modules) for record in request.files)
+        ]
+        if not wanted:
+            return {}
+        # one set per scenario: every request published_for returns shares its folder
+        at = set_folder(self.desk.db, wanted[0].index_set)
+        return {in_folder(at, f.filename): f for request in wanted for f in request.files}
 
-    def inputs(self, executor: Executor, scenario: str, notebook: bytes) -> dict[str, bytes]:
-        """The runner's `wheels/…` inputs, each checked against its recorded sha256."""
+    def inputs(
+        self, executor: Executor, scenario: str, notebook: bytes, *, run: str
+    ) -> dict[str, bytes]:
+        """The runner's `wheels/…` inputs, each checked against its recorded sha256;
+        what run `run` is given is audited with those digests."""
         needed = self.needed(scenario, notebook)
         if not needed:
             return {}
@@ -82,6 +88,14 @@ class ApprovedWheels:
                     f"published {record.sha256[:12]}…: not installed"
                 )
             inputs[f"{WHEELS}/{record.filename}"] = read[path]
+        audit_event(
+            "package.install",
+            "platform",
+            "allowed",
+            target=run,
+            scenario=scenario,
+            files={record.filename: record.sha256 for record in needed.values()},
+        )
         return inputs
 
 

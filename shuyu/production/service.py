@@ -843,25 +843,13 @@ class ProductionService:
             )
         try:
             wheels = (
-                self.packages.inputs(self.executor, scenario, ready.notebook)
+                self.packages.inputs(self.executor, scenario, ready.notebook, run=run_id)
                 if self.packages is not None
                 else {}
             )
         except ShuyuError as exc:
             return RunnerResult(
                 runner_id, Outcome.FAILED, None, f"the approved packages: {exc}", {}, "", 0.0
-            )
-        if wheels:
-            audit_event(
-                "package.install",
-                "platform",
-                "allowed",
-                target=run_id,
-                scenario=scenario,
-                files={
-                    name.removeprefix("wheels/"): hashlib.sha256(data).hexdigest()
-                    for name, data in wheels.items()
-                },
             )
         buffer = io.BytesIO()
         frame.write_parquet(buffer)

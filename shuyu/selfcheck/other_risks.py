@@ -51,7 +51,7 @@ from shuyu.selfcheck.result import CheckResult, Evidence, RiskFactor, Status
 from shuyu.selfcheck.serialised_code import serialised_code
 from shuyu.selfcheck.snapshot_files import ScanProblem, model_roots, walk_entries
 from shuyu.selfcheck.static_code.imports import imported_modules
-from shuyu.selfcheck.static_code.units import code_files, code_units, scan_code
+from shuyu.selfcheck.static_code.units import read_code, scan_code
 
 
 def _result(
@@ -259,12 +259,8 @@ def code_stays_in_bounds(ctx: CheckContext) -> CheckResult:
 
 def _imports(code_dir: Path, max_bytes: int) -> dict[str, str]:
     found: dict[str, str] = {}
-    for label, path in code_files(code_dir):
-        if path is None or path.stat().st_size > max_bytes:
-            continue  # other.static_code says so
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        units, _problems = code_units(text, label, notebook=path.suffix == ".ipynb")
-        for module, where in imported_modules(units).items():
+    for units, _problems in read_code(code_dir, max_bytes):  # other.static_code reports them
+        for module, where in imported_modules(units or []).items():
             found.setdefault(module, where)
     return found
 

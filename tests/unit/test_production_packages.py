@@ -92,7 +92,7 @@ def test_a_run_that_imports_an_approved_package_gets_its_wheels_checked(
         {"tiny_stats-1.2.0-py3-none-any.whl": WHEEL, "tiny_dep-0.1-py3-none-any.whl": DEP}
     )
     wheels = ApprovedWheels(desk, "shuyu-packages")
-    inputs = wheels.inputs(volume, "bank_credit", _notebook("import tiny_stats"))  # type: ignore[arg-type]
+    inputs = wheels.inputs(volume, "bank_credit", _notebook("import tiny_stats"), run="R1")  # type: ignore[arg-type]
     assert inputs == {
         "wheels/tiny_stats-1.2.0-py3-none-any.whl": WHEEL,
         "wheels/tiny_dep-0.1-py3-none-any.whl": DEP,  # what it needs comes with it
@@ -100,7 +100,7 @@ def test_a_run_that_imports_an_approved_package_gets_its_wheels_checked(
     assert runner_env(inputs) == {"SHUYU_WHEELS": "/input/wheels", "HOME": "/tmp/shuyu-home"}
     # a notebook that imports none of them gets nothing and reads nothing
     volume.asked.clear()
-    assert wheels.inputs(volume, "bank_credit", _notebook("import numpy")) == {}  # type: ignore[arg-type]
+    assert wheels.inputs(volume, "bank_credit", _notebook("import numpy"), run="R2") == {}  # type: ignore[arg-type]
     assert volume.asked == []
     assert runner_env({}) == {}
 
@@ -116,6 +116,7 @@ def test_a_wheel_changed_in_the_volume_is_not_installed(database: Database) -> N
             volume,  # type: ignore[arg-type]
             "bank_credit",
             _notebook("import tiny_stats"),
+            run="R3",
         )
 
 

@@ -114,28 +114,53 @@ def code_files(code_dir: Path) -> Iterator[tuple[str, Path | None]]:
             yield label, path
 
 
+def read_code(
+    code_dir: Path, max_bytes: int
+) -> Iterator[tuple[list[CodeUnit] | None, list[CodeFinding]]]:
+    """Each notebook and Python file of `code_dir` read into its units and what stops
+    them parsing; a link, a special file or one over `max_bytes` is not read (units
+    None) and says so."""
+    for label, path in code_files(code_dir):
+        if path is None:
+            yield (
+                None,
+                [
+                    CodeFinding(
+                        label,
+                        0,
+                        "符号链接或特殊文件，未读取",
+                        "a link or special file: not read",
+                        "",
+                    )
+                ],
+            )
+            continue
+        if path.stat().st_size > max_bytes:
+            yield (
+                None,
+                [
+                    CodeFinding(
+                        label,
+                        0,
+                        "文件超过扫描上限，未读取",
+                        "over the scan size limit: not read",
+                        "",
+                    )
+                ],
+            )
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        yield code_units(text, label, notebook=path.suffix == ".ipynb")
+
+
 def scan_code(code_dir: Path, limits: SelfCheckThresholds) -> tuple[int, list[CodeFinding]]:
     """(files read, findings) over the notebooks and Python files of `code_dir`."""
     findings: list[CodeFinding] = []
     files = 0
-    for label, path in code_files(code_dir):
-        if path is None:
-            findings.append(
-                CodeFinding(
-                    label, 0, "符号链接或特殊文件，未读取", "a link or special file: not read", ""
-                )
-            )
-            continue
-        if path.stat().st_size > limits.scan_max_file_bytes:
-            findings.append(
-                CodeFinding(
-                    label, 0, "文件超过扫描上限，未读取", "over the scan size limit: not read", ""
-                )
-            )
+    for units, problems in read_code(code_dir, limits.scan_max_file_bytes):
+        findings.extend(problems)
+        if units is None:
             continue
         files += 1
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        units, problems = code_units(text, label, notebook=path.suffix == ".ipynb")
-        findings.extend(problems)
         findings.extend(scan_units(units, limits))
     return files, findings
